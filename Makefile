@@ -1,0 +1,40 @@
+# Railcast: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+export RAILCAST_HOME ?= $(CURDIR)/.railcast
+PY := .venv/bin/python
+
+.PHONY: help setup test demo bench lint airflow mlflow clean
+
+help: ## Show this help
+	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.venv/.synced: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --quiet --user uv \
+		|| python3 -m pip install --quiet uv
+	@UV=$$(command -v uv || echo $(HOME)/.local/bin/uv); $$UV sync --frozen --python python3.11
+	@touch $@
+
+setup: .venv/.synced ## Create the environment from uv.lock (installs uv with pip if missing)
+
+test: setup ## Run the whole test suite
+	$(PY) -m pytest -q tests
+
+lint: setup ## Ruff over the code
+	.venv/bin/ruff check pipelines dags tests benchmarks
+
+bench: setup ## Run the benchmarks; JSON results land in benchmarks/results/
+	$(PY) -m benchmarks
+
+demo: setup ## Run the closed loop on the simulator (see README)
+	$(PY) -m pipelines demo
+
+airflow: setup ## Start Airflow standalone on 127.0.0.1:8080 (Ctrl-C stops it)
+	$(PY) -m pipelines airflow
+
+mlflow: setup ## Open the MLflow UI on 127.0.0.1:5000
+	$(PY) -m pipelines mlflow-ui
+
+clean: ## Remove runtime state under RAILCAST_HOME (asks no questions)
+	rm -rf "$(RAILCAST_HOME)"

@@ -1,0 +1,1 @@
+"""Railcast: predict train arrival delays from departure-board snapshots."""

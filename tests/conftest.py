@@ -1,0 +1,29 @@
+"""Shared fixtures: every test gets its own RAILCAST_HOME; nothing touches the project's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import Params, load_params
+from pipelines.storage import Layout
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "home"
+    root.mkdir()
+    monkeypatch.setenv("RAILCAST_HOME", str(root))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return root
+
+
+@pytest.fixture()
+def params() -> Params:
+    return load_params()
+
+
+@pytest.fixture()
+def layout(params: Params, home: Path) -> Layout:
+    return Layout(params, home)
