@@ -84,3 +84,23 @@ STOP_CANCELLED = "stop_cancelled"
 RUN_CANCELLED = "run_cancelled"
 
 CATEGORIES = ("ICE", "IC", "RE", "RB", "S")
+
+# --- model inputs (built by build_features; used by train, score, monitor) --------------------------
+DELAY_AT_PRED = "delay_at_pred"              # delayDeparture shown at t_pred at the departing station
+REMAINING_SCHED_MIN = "remaining_sched_min"  # scheduled minutes from departure here to arrival at destination
+REMAINING_STOPS = "remaining_stops"          # non-cancelled route stops after this station
+HOUR = "hour"                                # Berlin hour of the scheduled departure
+WEEKDAY = "weekday"                          # 0 = Monday
+DELAY_TREND = "delay_trend"                  # minutes per poll over the last `features.trend_polls` polls
+LATE_VS_SCHEDULE_MIN = "late_vs_schedule_min"  # t_pred minus scheduled departure, minutes
+PLATFORM_CHANGE = "platform_change"          # 1 when platform != scheduled platform at t_pred
+REASON_CODE = "reason_code"                  # newest delay reason code at t_pred, "none" if none
+N_REASONS = "n_reasons"
+LINE_RECENT_DELAY = "line_recent_delay"      # mean delay of the line's trains seen in the recent window
+STATION_RECENT_DELAY = "station_recent_delay"
+DEST_BOARD_FORECAST = "dest_board_forecast"  # delayArrival shown on the destination's board at t_pred
+FEATURE_NUMERIC = (DELAY_AT_PRED, REMAINING_SCHED_MIN, REMAINING_STOPS, HOUR, WEEKDAY, DELAY_TREND,
+                   LATE_VS_SCHEDULE_MIN, PLATFORM_CHANGE, N_REASONS, LINE_RECENT_DELAY,
+                   STATION_RECENT_DELAY, DEST_BOARD_FORECAST)
+FEATURE_CATEGORICAL = (CATEGORY, LINE, STATION, PLANNED_DESTINATION, CORRIDOR, REASON_CODE)
+FEATURES = FEATURE_NUMERIC + FEATURE_CATEGORICAL

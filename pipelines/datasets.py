@@ -1,0 +1,57 @@
+"""Reading partitioned datasets: the hour and day partitions a stage needs, and nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines import schema as s
+from pipelines.config import Params
+from pipelines.storage import Layout
+from pipelines.timeutil import hours_between, local_midnight_utc
+
+
+def close_time(params: Params, day: dt.date) -> dt.datetime:
+    """When service date `day` closes: Berlin midnight after it plus detection.close_after_hours."""
+    return local_midnight_utc(day + dt.timedelta(days=1)) + dt.timedelta(hours=params.detection.close_after_hours)
+
+
+def closed_service_dates(params: Params, start: dt.datetime, end: dt.datetime) -> list[dt.date]:
+    """Service dates whose close time falls in [start, end)."""
+    first = (start - dt.timedelta(days=3)).date()
+    days = [first + dt.timedelta(days=i) for i in range((end - start).days + 6)]
+    return [d for d in days if start <= close_time(params, d) < end]
+
+
+def service_date_hours(params: Params, day: dt.date) -> list[dt.datetime]:
+    """UTC hours whose snapshots can hold rows of service date `day` (Berlin midnight to close)."""
+    return hours_between(local_midnight_utc(day), close_time(params, day))
+
+
+def hour_files(layout: Layout, name: str, hours: list[dt.datetime]) -> list[Path]:
+    """Existing hour partitions of dataset `name` among `hours`."""
+    return [p for h in hours if (p := layout.hour_file(name, h)).exists()]
+
+
+def read_hours(layout: Layout, name: str, hours: list[dt.datetime], schema: pa.Schema) -> pa.Table:
+    """Concatenate the hour partitions that exist (an empty table of `schema` when none do)."""
+    files = hour_files(layout, name, hours)
+    if not files:
+        return schema.empty_table()
+    return pa.concat_tables([pq.read_table(f, schema=schema) for f in files])
+
+
+def read_service_date_snapshots(params: Params, layout: Layout, day: dt.date) -> pa.Table:
+    """All snapshot rows of service date `day`."""
+    table = read_hours(layout, "snapshots", service_date_hours(params, day), s.SNAPSHOT_SCHEMA)
+    return table.filter(pc.equal(table[s.SERVICE_DATE], pa.scalar(day, pa.date32())))
+
+
+def read_days(layout: Layout, name: str, days: list[dt.date]) -> pa.Table | None:
+    """Concatenate existing day partitions of dataset `name` (None when there are none)."""
+    files = [p for d in days if (p := layout.day_file(name, d)).exists()]
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default") if files else None
