@@ -1,0 +1,1 @@
+"""Railcast benchmarks: `make bench` (or `python -m benchmarks [NAME ...]`)."""
