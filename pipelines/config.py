@@ -88,6 +88,8 @@ class Ingest:
 class Validation:
     max_failing_share: float
     min_rows: int
+    delay_min: int
+    delay_max: int
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Features:
     recent_window_min: int
     label_max_wait_hours: float
     growth_min_per_hour: float
+    timetable_days: int
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,11 @@ POLLS_SCHEMA = pa.schema([
     (POLL_RECORDS, pa.int32()), (POLL_REASON, pa.string()),
 ])
 
+# --- validation: helper columns of a validated batch and its quarantine ------------------------------
+ROW_ID = "row_id"                    # position of a row in the validated batch
+ROW_KEY = "row_key"                  # 64-bit hash of a compound key, for uniqueness checks
+RULE = "rule"                        # the expectation a quarantined row failed
+
 # --- departures: one row per decided (station, train number, service date) ------------------------
 DEPARTURE_ID = "departure_id"
 FIRST_SEEN = "first_seen"
@@ -61,6 +66,14 @@ DEPARTURE_ESTIMATE = "departure_estimate"   # scheduled + last shown delay, neve
 PLANNED_DESTINATION = "planned_destination" # last stop of the full route
 PLATFORM_CHANGED = "platform_changed"
 DECIDED_AT = "decided_at"
+DEPARTURES_SCHEMA = pa.schema([
+    (DEPARTURE_ID, pa.string()), (STATION, pa.string()), (SERVICE_DATE, pa.date32()),
+    (TRAIN_NUMBER, pa.string()), (TRAIN, pa.string()), (CATEGORY, pa.string()),
+    (DESTINATION, pa.string()), (PLANNED_DESTINATION, pa.string()), (ROUTE, pa.string()),
+    (SCHEDULED_DEPARTURE, TS), (FIRST_SEEN, TS), (LAST_SEEN, TS), (N_POLLS, pa.int32()),
+    (DELAY_DEPARTURE, pa.int16()), (DEPARTURE_ESTIMATE, TS), (IS_CANCELLED, pa.bool_()),
+    (PLATFORM_CHANGED, pa.bool_()), (DECIDED_AT, TS),
+])
 
 # --- features and labels ----------------------------------------------------------------------------
 T_PRED = "t_pred"
@@ -74,6 +87,19 @@ PRED_PERSISTENCE = "pred_persistence"
 PRED_PERSISTENCE_GROWTH = "pred_persistence_growth"
 PRED_BOARD_FORECAST = "pred_board_forecast"
 BASELINES = (PRED_PERSISTENCE, PRED_PERSISTENCE_GROWTH, PRED_BOARD_FORECAST)
+BOARD_FORECAST_AVAILABLE = "board_forecast_available"  # False: pred_board_forecast fell back on persistence
+PREDICTION = "prediction"            # a model's predicted arrival delay, minutes (holdout reference, scores)
+
+# --- predictions: one row per scored departure (the `score` stage) ---------------------------------
+PREDICTION_ID = "prediction_id"              # 16 hex chars of sha1 of "{departure_id}|{model_version}"
+MODEL_VERSION = "model_version"              # registered version of the champion that scored the row
+SHADOW_MODEL_VERSION = "shadow_model_version"  # the first champion ever promoted, scored in shadow
+SHADOW_PREDICTION = "shadow_prediction"
+PREDICTIONS_SCHEMA = pa.schema([
+    (PREDICTION_ID, pa.string()), (DEPARTURE_ID, pa.string()), (SERVICE_DATE, pa.date32()), (T_PRED, TS),
+    (MODEL_VERSION, pa.string()), (PREDICTION, pa.float64()),
+    (SHADOW_MODEL_VERSION, pa.string()), (SHADOW_PREDICTION, pa.float64()),
+])
 
 # --- simulator ground truth: one row per (train run, stop) ------------------------------------------
 RUN_ID = "run_id"
@@ -82,6 +108,7 @@ TRUE_ARRIVAL = "true_arrival"
 TRUE_DEPARTURE = "true_departure"
 STOP_CANCELLED = "stop_cancelled"
 RUN_CANCELLED = "run_cancelled"
+IS_ADDITIONAL = "is_additional"        # a stop not in the plan, added on the day
 
 CATEGORIES = ("ICE", "IC", "RE", "RB", "S")
 

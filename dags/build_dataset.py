@@ -1,0 +1,48 @@
+"""
+### build_dataset
+
+For the service dates that closed in the interval (a date closes `detection.close_after_hours` after
+its Berlin midnight): `validate_snapshots` -> `detect_departures` -> `build_features` ->
+`validate_features`, the same stages as `dvc.yaml`. Runs daily (Europe/Berlin) or when `ingest`
+updates the `snapshots` asset (then the window is the events' intervals). Each stage refuses a failed
+validation gate; a failing task emails an alert. Updates the `features` asset.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, AssetOrTimeSchedule, dag, task
+
+from pipelines import orchestration as orch
+from pipelines.stages import STAGES
+
+FEATURES = Asset(orch.ASSET_FEATURES)
+
+
+def day_stage(name: str, outlets: list | None = None):
+    """A task running stage `name` over the days its upstream planned (the first task plans them)."""
+
+    @task(multiple_outputs=False, task_id=name, doc_md=STAGES[name], outlets=outlets or [])
+    def run(upstream: dict | None = None, data_interval_start=None, data_interval_end=None,
+            triggering_asset_events=None) -> dict:
+        if upstream is None:
+            window = orch.interval_from(data_interval_start, data_interval_end,
+                                        orch.event_extras(triggering_asset_events))
+            days = orch.closed_days(*window)
+        else:
+            days = upstream["days"]
+        return {"days": days, "results": orch.run_days(name, days)}
+
+    return run
+
+
+@dag(dag_id="build_dataset", start_date=orch.first_day(), catchup=False, max_active_runs=1,
+     schedule=AssetOrTimeSchedule(timetable=orch.daily("0 0 * * *"), assets=[Asset(orch.ASSET_SNAPSHOTS)]),
+     default_args=orch.task_defaults(), doc_md=__doc__, tags=["railcast"])
+def build_dataset() -> None:
+    planned = None
+    for name in orch.BUILD_STAGES:
+        is_last = name == orch.BUILD_STAGES[-1]
+        planned = day_stage(name, [FEATURES] if is_last else None)(planned)
+
+
+build_dataset()

@@ -1,0 +1,34 @@
+"""
+### monitor
+
+Daily (Europe/Berlin, 04:00, after `score`): drift and performance checks for the service dates that
+closed in the interval. On a `retrain` verdict it emails a drift alert and emits an event on the
+`drift` asset (through an asset alias, only then) whose extra carries `window_end` (the interval end,
+the retrain's `as_of`) and the evidence. The task stays green either way.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, AssetAlias, dag, task
+
+from pipelines import orchestration as orch
+from pipelines.stages import STAGES
+
+DRIFT = AssetAlias(orch.DRIFT_ALIAS)
+
+
+@dag(dag_id="monitor", schedule=orch.daily("0 4 * * *"), start_date=orch.first_day(), catchup=False,
+     max_active_runs=1, default_args=orch.task_defaults(), doc_md=__doc__, tags=["railcast"])
+def monitor_dag() -> None:
+    @task(multiple_outputs=False, task_id="monitor", doc_md=STAGES["monitor"], outlets=[DRIFT])
+    def monitor(data_interval_start=None, data_interval_end=None, outlet_events=None) -> dict:
+        days = orch.closed_days(data_interval_start, data_interval_end)
+        events = orch.monitor_days(days, data_interval_end)
+        for extra in events:
+            outlet_events[DRIFT].add(Asset(orch.ASSET_DRIFT), extra=extra)
+        return {"days": days, "drift_events": len(events)}
+
+    monitor()
+
+
+monitor_dag()

@@ -1,0 +1,142 @@
+"""The raw archive: every poll attempt exactly as received, gzip JSON lines per UTC poll hour.
+
+Layout: `raw/YYYY-MM-DDTHH/<writer-id>.jsonl.gz`. Each attempt is appended as its own gzip member,
+so a poller that dies mid-write loses at most the attempt it was writing, and the reader can tell.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import gzip
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.timeutil import hour_key
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+FIELDS = ("station", "url", "poll_time", "status", "date_header", "body", "error")
+
+
+def raw_dir(raw_root: Path, hour: dt.datetime) -> Path:
+    """Directory of one UTC poll hour."""
+    return raw_root / hour_key(hour)
+
+
+def make_line(
+    station: str,
+    url: str,
+    poll_time: dt.datetime,
+    status: int | None,
+    date_header: str | None,
+    body: bytes | None,
+    error: str | None,
+) -> dict[str, Any]:
+    """One archive line; a body that is not valid UTF-8 is kept as base64 with `body_base64: true`."""
+    line: dict[str, Any] = {
+        "station": station,
+        "url": url,
+        "poll_time": poll_time.isoformat(),
+        "status": status,
+        "date_header": date_header,
+        "body": None,
+        "error": error,
+    }
+    if body is not None:
+        try:
+            line["body"] = body.decode("utf-8")
+        except UnicodeDecodeError:
+            line["body"], line["body_base64"] = base64.b64encode(body).decode("ascii"), True
+    return line
+
+
+def body_of(line: dict[str, Any]) -> bytes | str | None:
+    """The body exactly as received: text, or the original bytes of a base64-kept body."""
+    body = line.get("body")
+    if body is not None and line.get("body_base64"):
+        return base64.b64decode(body)
+    return body
+
+
+class ArchiveWriter:
+    """Appends poll attempts to the raw archive of writer `writer_id`."""
+
+    def __init__(self, raw_root: str | Path, writer_id: str) -> None:
+        self.raw_root = Path(raw_root)
+        self.writer_id = writer_id
+
+    def path_for(self, poll_time: dt.datetime) -> Path:
+        """The file that holds attempts polled at `poll_time`."""
+        return raw_dir(self.raw_root, poll_time) / f"{self.writer_id}.jsonl.gz"
+
+    def append(self, line: dict[str, Any], poll_time: dt.datetime) -> Path:
+        """Append one attempt as one gzip member and flush it to disk."""
+        path = self.path_for(poll_time)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = (json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+        member = gzip.compress(data, mtime=0)  # mtime=0: identical input, identical bytes
+        with open(path, "ab") as fh:
+            fh.write(member)
+            fh.flush()
+        return path
+
+
+@dataclass
+class RawRead:
+    """Lines read from archive files, and what could not be read."""
+
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    truncated_members: int = 0
+    corrupt_lines: list[str] = field(default_factory=list)
+
+
+def _members(data: bytes) -> tuple[list[bytes], int]:
+    """Decompressed gzip members of `data`, and how many were cut short (skipped to the next header)."""
+    out: list[bytes] = []
+    broken = 0
+    while data:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            chunk = inflater.decompress(data)
+            complete = inflater.eof
+        except zlib.error:
+            complete = False
+        if complete:
+            out.append(chunk)
+            data = inflater.unused_data
+            continue
+        # A crashed writer left a member without its trailer; a restarted one may have appended more.
+        broken += 1
+        resume = data.find(GZIP_MAGIC, 1)
+        data = data[resume:] if resume > 0 else b""
+    return out, broken
+
+
+def read_raw_file(path: Path, into: RawRead | None = None) -> RawRead:
+    """Read one archive file; a truncated last member is counted, undecodable lines are kept apart."""
+    result = into if into is not None else RawRead()
+    members, broken = _members(path.read_bytes())
+    result.truncated_members += broken
+    for member in members:
+        for text in member.decode("utf-8", "replace").splitlines():
+            try:
+                line = json.loads(text)
+            except ValueError:
+                result.corrupt_lines.append(text)
+                continue
+            if isinstance(line, dict) and all(k in line for k in FIELDS):
+                result.lines.append(line)
+            else:
+                result.corrupt_lines.append(text)
+    return result
+
+
+def read_raw_hour(raw_root: Path, hour: dt.datetime, into: RawRead | None = None) -> RawRead:
+    """Every writer's file of one UTC hour, in file-name order."""
+    result = into if into is not None else RawRead()
+    for path in sorted(raw_dir(raw_root, hour).glob("*.jsonl.gz")):
+        read_raw_file(path, result)
+    return result

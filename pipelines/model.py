@@ -1,0 +1,106 @@
+"""The delay model: feature matrix, category vocabularies, a LightGBM booster in its native text format."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from pipelines import schema as s
+from pipelines.config import Train
+from pipelines.storage import atomic_path, write_json
+
+MODEL_FILE = "model.txt"
+VOCAB_FILE = "vocabularies.json"
+UNSEEN = 0      # reserved code for a category value the model never saw (and for nulls)
+NULL_TOKEN = ""  # nulls share one vocabulary entry so "unknown" and "missing" stay distinct when seen
+
+
+def build_vocabularies(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """Sorted distinct values of every categorical feature; code i+1 is value i, code 0 is unseen."""
+    return {col: sorted(set(frame[col].astype("string").fillna(NULL_TOKEN).tolist()))
+            for col in s.FEATURE_CATEGORICAL}
+
+
+def feature_matrix(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> pd.DataFrame:
+    """Model input: numeric features as float64, categoricals as int32 codes (UNSEEN for new values)."""
+    out = {col: pd.to_numeric(frame[col], errors="coerce").astype("float64").to_numpy()
+           for col in s.FEATURE_NUMERIC}
+    for col in s.FEATURE_CATEGORICAL:
+        index = pd.Index(vocab[col])
+        codes = index.get_indexer(frame[col].astype("string").fillna(NULL_TOKEN))
+        out[col] = (codes + 1).astype("int32")  # get_indexer gives -1 for unseen: becomes UNSEEN
+    return pd.DataFrame(out, index=frame.index)
+
+
+def booster_params(train: Train) -> dict:
+    """LightGBM parameters with the seeds pinned so a re-run gives the same trees."""
+    params = dict(train.lgb_params)
+    params.update(seed=train.seed, bagging_seed=train.seed, feature_fraction_seed=train.seed,
+                  data_random_seed=train.seed)
+    return params
+
+
+def fit_booster(train_x: pd.DataFrame, train_y: np.ndarray, valid_x: pd.DataFrame, valid_y: np.ndarray,
+                train: Train) -> lgb.Booster:
+    """Train with early stopping on the validation slice."""
+    cats = list(s.FEATURE_CATEGORICAL)
+    dtrain = lgb.Dataset(train_x, label=train_y, categorical_feature=cats, free_raw_data=True)
+    dvalid = lgb.Dataset(valid_x, label=valid_y, categorical_feature=cats, reference=dtrain)
+    callbacks = [lgb.early_stopping(train.early_stopping_rounds, verbose=False)] if len(valid_y) else []
+    booster = lgb.train(booster_params(train), dtrain, num_boost_round=train.num_boost_round,
+                        valid_sets=[dvalid] if len(valid_y) else None, callbacks=callbacks)
+    # Reload from text cut at the best iteration: the file MLflow stores, the file we hash and the
+    # booster we predict with are then the same trees.
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration or None))
+
+
+@dataclass(frozen=True)
+class DelayModel:
+    """A booster plus the vocabularies that turn categorical values into its integer codes."""
+
+    booster: lgb.Booster
+    vocab: dict[str, list[str]]
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predicted arrival delay at the planned destination, minutes."""
+        if frame.empty:
+            return np.zeros(0)
+        return self.booster.predict(feature_matrix(frame, self.vocab))
+
+    def save(self, directory: str | Path) -> Path:
+        """Write model.txt and vocabularies.json atomically; returns the model file."""
+        directory = Path(directory)
+        target = directory / MODEL_FILE
+        with atomic_path(target) as tmp:
+            self.booster.save_model(tmp)
+        write_json(self.vocab, directory / VOCAB_FILE)
+        return target
+
+
+def load_model(model_file: str | Path, vocab_file: str | Path | None = None) -> DelayModel:
+    """Load a native-text booster and its vocabularies (default: vocabularies.json beside it)."""
+    model_file = Path(model_file)
+    vocab_path = Path(vocab_file) if vocab_file else model_file.parent / VOCAB_FILE
+    vocab = json.loads(vocab_path.read_text())
+    return DelayModel(lgb.Booster(model_file=str(model_file)), vocab)
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def feature_importance(booster: lgb.Booster) -> dict[str, float]:
+    """Total gain per feature, sorted by name for stable output."""
+    gains = booster.feature_importance(importance_type="gain")
+    return {name: float(g) for name, g in sorted(zip(booster.feature_name(), gains, strict=True))}

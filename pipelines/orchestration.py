@@ -1,0 +1,192 @@
+"""What the Airflow tasks call: stages run by name, intervals turned into service dates, retrain requests.
+
+DAG files import this module at parse time, so its top level imports only the standard library;
+`pipelines.config`, the stage modules and everything heavy are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TIMEZONE = "Europe/Berlin"
+ASSET_SNAPSHOTS = "railcast://snapshots"
+ASSET_FEATURES = "railcast://features"
+ASSET_DRIFT = "railcast://drift"
+DRIFT_ALIAS = "railcast-drift"
+REGISTRY_POOL = "registry"       # one slot: alias moves and DVC writers run one at a time
+SOURCE_SIMULATOR = "simulator"
+SOURCE_RAW = "raw"
+INGEST_STAGES = ("ingest",)
+BUILD_STAGES = ("validate_snapshots", "detect_departures", "build_features", "validate_features")
+RETRAIN_STAGES = ("train", "evaluate", "promote")
+DAG_IDS = ("ingest", "build_dataset", "monitor", "retrain", "score")
+
+
+def task_defaults() -> dict[str, Any]:
+    """default_args of every Railcast DAG: retries with exponential backoff, a timeout, failure alerts."""
+    from pipelines.alerts import on_task_failure
+
+    return {"owner": "railcast", "retries": 2, "retry_delay": dt.timedelta(seconds=30),
+            "retry_exponential_backoff": True, "max_retry_delay": dt.timedelta(minutes=10),
+            "execution_timeout": dt.timedelta(hours=1), "on_failure_callback": on_task_failure}
+
+
+def daily(cron: str) -> Any:
+    """A daily timetable in Europe/Berlin with real data intervals (Airflow 3's cron default has none)."""
+    from airflow.sdk import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable(cron, timezone=TIMEZONE)
+
+
+def first_day() -> dt.datetime:
+    """DAG start: Berlin midnight of the simulation calendar's first service date (params.yaml)."""
+    from zoneinfo import ZoneInfo
+
+    from pipelines.config import load_params
+
+    params = load_params(os.environ.get("RAILCAST_PARAMS") or None)
+    day = dt.date.fromisoformat(str(params.simulation.start_date))
+    return dt.datetime.combine(day, dt.time(0), tzinfo=ZoneInfo(TIMEZONE))
+
+
+def environment() -> tuple[Any, Any]:
+    """(params, layout) for a task: params.yaml or $RAILCAST_PARAMS, data root $RAILCAST_HOME."""
+    from pipelines.config import load_params
+    from pipelines.storage import Layout
+
+    params = load_params(os.environ.get("RAILCAST_PARAMS") or None)
+    return params, Layout(params)
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON round trip: what a task returns must be small plain JSON (dates become ISO text)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def instant(value: Any) -> dt.datetime:
+    """An aware UTC datetime from a pendulum/datetime or ISO text."""
+    from pipelines.timeutil import parse_instant
+
+    if isinstance(value, dt.datetime):
+        return parse_instant(dt.datetime.fromisoformat(value.isoformat()))
+    return parse_instant(str(value))
+
+
+def run_stage(name: str, **kwargs: Any) -> dict:
+    """Flush pending alerts, then run stage `name` through its module's `run(params, layout, **kwargs)`."""
+    from pipelines.alerts import flush_outbox
+    from pipelines.stages import stage_module
+
+    params, layout = environment()
+    flush_outbox(params, layout)
+    result = stage_module(name).run(params, layout, **kwargs)
+    return jsonable(result)
+
+
+def closed_days(start: Any, end: Any) -> list[str]:
+    """ISO service dates that closed within [start, end)."""
+    from pipelines.datasets import closed_service_dates
+
+    params, _ = environment()
+    return [d.isoformat() for d in closed_service_dates(params, instant(start), instant(end))]
+
+
+def run_days(name: str, days: Iterable[str]) -> dict[str, dict]:
+    """Run a per-day stage for each ISO service date, in order; {day: result}."""
+    return {day: run_stage(name, day=dt.date.fromisoformat(day)) for day in days}
+
+
+def interval_from(start: Any, end: Any, events: Iterable[Mapping[str, Any]] = ()) -> tuple[str, str]:
+    """The window to process: the triggering events' start/end union if any, else the data interval."""
+    windows = [(instant(e["start"]), instant(e["end"])) for e in events if e.get("start") and e.get("end")]
+    if windows:  # an asset-triggered run: its own interval is only the event timestamps
+        return min(w[0] for w in windows).isoformat(), max(w[1] for w in windows).isoformat()
+    if start is None or end is None or instant(end) <= instant(start):
+        from pipelines.errors import StageError
+
+        raise StageError("no data interval and no triggering event with start/end: nothing to process")
+    return instant(start).isoformat(), instant(end).isoformat()
+
+
+def event_extras(triggering_asset_events: Any) -> list[dict]:
+    """The `extra` dicts of a run's triggering asset events (empty for scheduled or manual runs)."""
+    if not triggering_asset_events:
+        return []
+    return [dict(e.extra or {}) for events in triggering_asset_events.values() for e in events]
+
+
+def ingest_interval(start: Any, end: Any, source: str, scenario: str | None = None) -> dict:
+    """Generate the interval with the simulator's bulk path (source `simulator`) or normalize raw polls."""
+    if source == SOURCE_SIMULATOR:
+        return run_stage("simulate", start=instant(start), end=instant(end), scenario=scenario or None)
+    return run_stage("ingest", start=instant(start), end=instant(end))
+
+
+def retrain_request(conf: Mapping[str, Any] | None, events: Iterable[Mapping[str, Any]]) -> dict:
+    """as_of and trigger of a retrain: a manual run's conf wins, else the drift events' latest window end."""
+    from pipelines.errors import StageError
+
+    conf = dict(conf or {})
+    if conf.get("reason") or conf.get("as_of"):
+        if not conf.get("reason") or not conf.get("as_of"):
+            raise StageError("a manual retrain needs conf {'reason': ..., 'as_of': ISO instant}")
+        return {"as_of": instant(conf["as_of"]).isoformat(),
+                "trigger": {"kind": "manual", "reason": str(conf["reason"])}}
+    events = [dict(e) for e in events if e.get("window_end")]
+    if not events:
+        raise StageError("retrain needs a drift event with extra.window_end or conf with reason and as_of")
+    latest = max(events, key=lambda e: instant(e["window_end"]))
+    evidence = {str(e.get("day", e["window_end"])): e.get("evidence") for e in events}
+    return {"as_of": instant(latest["window_end"]).isoformat(),
+            "trigger": {"kind": "drift", "evidence": jsonable(evidence)}}
+
+
+def train_model(request: Mapping[str, Any]) -> dict:
+    """Train a challenger as of the request's instant; returns version, as_of and headline numbers."""
+    result = run_stage("train", as_of=instant(request["as_of"]), trigger=dict(request["trigger"]))
+    return {**result, "as_of": request["as_of"]}
+
+
+def evaluate_model(trained: Mapping[str, Any]) -> dict:
+    """Gate the trained version; returns the decision record's path and headline (not the whole record)."""
+    record = run_stage("evaluate", version=str(trained["version"]), as_of=instant(trained["as_of"]))
+    keep = ("version", "champion_version", "as_of", "passed", "reason", "record_file")
+    return {k: record.get(k) for k in keep}
+
+
+def promote_model(decision: Mapping[str, Any], actor: str | None = None) -> dict:
+    """Promote from the decision record file the evaluate task wrote; `actor` is audited (the run)."""
+    from pipelines.storage import read_json
+
+    record = read_json(decision["record_file"])
+    return run_stage("promote", decision=record, actor=actor)
+
+
+def monitor_days(days: Iterable[str], window_end: Any) -> list[dict]:
+    """Run monitor per day; alert and return the drift events to emit (one per "retrain" verdict)."""
+    from pipelines import alerts
+
+    events = []
+    for day, result in run_days("monitor", days).items():
+        if result.get("verdict") == "retrain":
+            event = {"day": day, "window_end": instant(window_end).isoformat(),
+                     "evidence": jsonable(result.get("evidence"))}
+            params, layout = environment()
+            alerts.raise_alert(params, layout, alerts.drift_alert(event))
+            events.append(event)
+    return events
+
+
+def notify_decision(decision: Mapping[str, Any], promotion: Mapping[str, Any]) -> dict:
+    """Email the retrain decision (promoted, or refused with its reason) through the outbox."""
+    from pipelines import alerts
+
+    params, layout = environment()
+    return alerts.raise_alert(params, layout, alerts.decision_alert(dict(decision), dict(promotion)))

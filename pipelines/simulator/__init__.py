@@ -1,0 +1,1 @@
+"""Departure-board simulator: network, ground truth, boards, server and bulk path."""

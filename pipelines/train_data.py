@@ -1,0 +1,149 @@
+"""Which service dates train and evaluate a model as of an instant, and the labeled rows they hold."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import yaml
+
+from pipelines import schema as s
+from pipelines.config import Params
+from pipelines.datasets import close_time
+from pipelines.errors import StageError
+from pipelines.storage import Layout
+
+LABELED = "labeled"
+
+
+def as_of_range_end(params: Params, start_date: str, days: int) -> dt.datetime:
+    """The instant the last service date of [start_date, start_date + days) closes (DVC's as_of)."""
+    return close_time(params, dt.date.fromisoformat(start_date) + dt.timedelta(days=days - 1))
+
+
+def as_of_from_args(params: Params, args: argparse.Namespace) -> dt.datetime:
+    """`--as-of ISO`, or the close of the last day of `--start-date D --days N`."""
+    from pipelines.timeutil import parse_instant
+
+    if getattr(args, "as_of", None):
+        return parse_instant(args.as_of)
+    if getattr(args, "start_date", None) and getattr(args, "days", None):
+        return as_of_range_end(params, args.start_date, args.days)
+    raise StageError("give --as-of ISO, or --start-date YYYY-MM-DD with --days N")
+
+
+def add_as_of_arguments(parser: argparse.ArgumentParser) -> None:
+    """The as-of options train and evaluate share."""
+    parser.add_argument("--as-of", default=None, help="ISO instant: data and labels known at this time")
+    parser.add_argument("--start-date", default=None,
+                        help="with --days: as of the close of the range's last day")
+    parser.add_argument("--days", type=int, default=None, help="number of service dates from --start-date")
+
+
+def closed_days(params: Params, layout: Layout, as_of: dt.datetime) -> list[dt.date]:
+    """Service dates with a features partition whose close time is at or before as_of."""
+    folder = layout.dataset("features")
+    days = sorted(dt.date.fromisoformat(p.stem) for p in folder.glob("????-??-??.parquet"))
+    return [d for d in days if close_time(params, d) <= as_of]
+
+
+def labels_matured(layout: Layout, day: dt.date, as_of: dt.datetime) -> bool:
+    """True when day's labels exist and every one of them was known at as_of."""
+    path = layout.day_file("labels", day)
+    if not path.exists():
+        return False
+    known = pq.read_table(path, columns=[s.LABELED_AT]).column(s.LABELED_AT).to_pandas()
+    return bool(known.isna().sum() == 0 and (known <= pd.Timestamp(as_of)).all())
+
+
+def holdout_days(params: Params, layout: Layout, as_of: dt.datetime) -> list[dt.date]:
+    """The train.holdout_days most recent closed service dates whose labels all matured by as_of."""
+    matured = [d for d in closed_days(params, layout, as_of) if labels_matured(layout, d, as_of)]
+    holdout = matured[-params.train.holdout_days:] if params.train.holdout_days else []
+    if len(holdout) < params.train.holdout_days:
+        raise StageError(f"only {len(matured)} service dates have matured labels as of "
+                         f"{as_of:%Y-%m-%dT%H:%MZ}; the holdout needs {params.train.holdout_days}: "
+                         f"run build_features for more days")
+    return holdout
+
+
+def split_days(params: Params, layout: Layout, as_of: dt.datetime) -> tuple[list[dt.date], list[dt.date]]:
+    """(training window, holdout): the holdout is the most recent matured days, the window precedes it."""
+    days = closed_days(params, layout, as_of)
+    holdout = holdout_days(params, layout, as_of)
+    before = [d for d in days if not holdout or d < holdout[0]]
+    window = before[-params.train.window_days:]
+    if len(window) < params.train.min_days:
+        raise StageError(f"training window has {len(window)} closed service dates before the holdout, "
+                         f"train.min_days is {params.train.min_days}: build more days or lower it")
+    return window, holdout
+
+
+def _join_labels(params: Params, layout: Layout, days: list[dt.date], as_of: dt.datetime) -> pd.DataFrame:
+    """Features of `days` inner-joined with the labels known (and labeled) at as_of."""
+    feats = [pd.read_parquet(p) for d in days if (p := layout.day_file("features", d)).exists()]
+    labs = [pd.read_parquet(p) for d in days if (p := layout.day_file("labels", d)).exists()]
+    if not feats or not labs:
+        return pd.DataFrame(columns=[s.DEPARTURE_ID, s.SERVICE_DATE, s.T_PRED, s.LABEL, *s.FEATURES])
+    labels = pd.concat(labs, ignore_index=True)
+    keep = (labels[s.LABEL_STATUS] == LABELED) & (labels[s.LABELED_AT] <= pd.Timestamp(as_of))
+    labels = labels.loc[keep, [s.DEPARTURE_ID, s.LABEL]]
+    return pd.concat(feats, ignore_index=True).merge(labels, on=s.DEPARTURE_ID, how="inner")
+
+
+def read_frame(params: Params, layout: Layout, days: list[dt.date], as_of: dt.datetime) -> pd.DataFrame:
+    """Labeled rows of `days` as of as_of, sorted by prediction time (stable order = stable model)."""
+    try:  # the features engineer's as-of join is the contract; the local join covers its absence
+        from pipelines.labels import read_training_frame
+    except ImportError:
+        read_training_frame = _join_labels
+    frame = read_training_frame(params, layout, days, as_of)
+    frame = frame[frame[s.LABEL].notna()].reset_index(drop=True)
+    # The as-of join already sorts; sorting a million string ids again costs seconds.
+    if frame[s.T_PRED].is_monotonic_increasing and _ties_ordered(frame):
+        return frame
+    return frame.sort_values([s.T_PRED, s.DEPARTURE_ID], kind="mergesort").reset_index(drop=True)
+
+
+def _ties_ordered(frame: pd.DataFrame) -> bool:
+    """True when rows sharing a prediction time are ordered by departure id."""
+    same = frame[s.T_PRED].to_numpy()[1:] == frame[s.T_PRED].to_numpy()[:-1]
+    ids = frame[s.DEPARTURE_ID].to_numpy()
+    return bool((ids[1:][same] >= ids[:-1][same]).all())
+
+
+def validation_split(frame: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(fit, validation): the validation slice is the latest `share` of rows by prediction time."""
+    n_valid = int(round(len(frame) * share))
+    cut = len(frame) - n_valid
+    return frame.iloc[:cut], frame.iloc[cut:]
+
+
+def data_version(layout: Layout, days: list[dt.date]) -> str:
+    """Content hash of the features and labels partitions of `days` (names and bytes)."""
+    digest = hashlib.sha256()
+    for name in ("features", "labels"):
+        for day in days:
+            path = layout.day_file(name, day)
+            if path.exists():
+                digest.update(f"{name}/{path.name}:".encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def dvc_data_version(params: Params, layout: Layout) -> str | None:
+    """md5 of the features and labels outputs in dvc.lock when the data root is a DVC workspace."""
+    lock = Path(layout.root).parent / "dvc.lock"
+    if not lock.exists():
+        return None
+    wanted = {f"{layout.root.name}/{params.paths.features}", f"{layout.root.name}/{params.paths.labels}"}
+    found = {}
+    for stage in (yaml.safe_load(lock.read_text()) or {}).get("stages", {}).values():
+        for out in stage.get("outs", []):
+            if out.get("path") in wanted:
+                found[out["path"]] = out.get("md5")
+    return ",".join(f"{k}={v}" for k, v in sorted(found.items())) or None

@@ -1,0 +1,78 @@
+"""The helpers DAG tasks call: intervals to service dates, retrain requests, stages looked up at run time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipelines import orchestration as orch
+from pipelines.errors import StageError
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def berlin(y: int, m: int, d: int, h: int = 0) -> dt.datetime:
+    return dt.datetime(y, m, d, h, tzinfo=BERLIN)
+
+
+def test_a_daily_berlin_interval_processes_the_date_that_closed_in_it(home):
+    # [Sep 3 00:00, Sep 4 00:00) Berlin holds Sep 2's close (Sep 3 06:00 local), and only that.
+    assert orch.closed_days(berlin(2025, 9, 3), berlin(2025, 9, 4)) == ["2025-09-02"]
+    # a 3-day backfill window: each date exactly once
+    three = ["2025-09-02", "2025-09-03", "2025-09-04"]
+    assert orch.closed_days(berlin(2025, 9, 3), berlin(2025, 9, 6)) == three
+
+
+def test_dst_night_interval_of_25_hours(home):
+    # 2025-10-26 has 25 hours in Berlin; the daily timetable's interval is local midnight to midnight.
+    assert orch.closed_days(berlin(2025, 10, 26), berlin(2025, 10, 27)) == ["2025-10-25"]
+
+
+def test_interval_from_prefers_events_of_an_asset_triggered_run():
+    events = [{"start": "2025-09-03T22:00:00+00:00", "end": "2025-09-04T22:00:00+00:00"},
+              {"start": "2025-09-02T22:00:00+00:00", "end": "2025-09-03T22:00:00+00:00"}]
+    tick = berlin(2025, 9, 5, 1)
+    union = ("2025-09-02T22:00:00+00:00", "2025-09-04T22:00:00+00:00")
+    assert orch.interval_from(tick, tick, events) == union
+    assert orch.interval_from(berlin(2025, 9, 3), berlin(2025, 9, 4)) == (
+        "2025-09-02T22:00:00+00:00", "2025-09-03T22:00:00+00:00")
+    with pytest.raises(StageError):
+        orch.interval_from(None, None, [])
+
+
+def test_event_extras_reads_triggering_asset_events():
+    events = {"railcast://drift": [SimpleNamespace(extra={"window_end": "x"}), SimpleNamespace(extra=None)]}
+    assert orch.event_extras(events) == [{"window_end": "x"}, {}]
+    assert orch.event_extras(None) == []
+
+
+def test_retrain_request_from_manual_conf_or_drift_events_never_the_clock():
+    manual = orch.retrain_request({"reason": "new timetable", "as_of": "2025-09-20T04:00:00+02:00"}, [])
+    assert manual == {"as_of": "2025-09-20T02:00:00+00:00",
+                      "trigger": {"kind": "manual", "reason": "new timetable"}}
+    events = [{"day": "2025-09-15", "window_end": "2025-09-16T22:00:00+00:00", "evidence": {"share": 0.4}},
+              {"day": "2025-09-16", "window_end": "2025-09-17T22:00:00+00:00", "evidence": {"share": 0.5}}]
+    drift = orch.retrain_request({}, events)
+    assert drift["as_of"] == "2025-09-17T22:00:00+00:00" and drift["trigger"]["kind"] == "drift"
+    assert drift["trigger"]["evidence"] == {"2025-09-15": {"share": 0.4}, "2025-09-16": {"share": 0.5}}
+    with pytest.raises(StageError, match="reason"):
+        orch.retrain_request({"as_of": "2025-09-20T00:00:00Z"}, events)
+    with pytest.raises(StageError, match="drift event"):
+        orch.retrain_request(None, [{"day": "2025-09-15"}])
+
+
+def test_stages_resolve_at_run_time(home):
+    with pytest.raises(KeyError, match="unknown stage"):
+        orch.run_stage("no_such_stage")
+    # a real stage through the helper: detection refuses a day whose snapshots were never validated
+    with pytest.raises(StageError, match="validat"):
+        orch.run_days("detect_departures", ["2025-09-02"])
+
+
+def test_jsonable_and_instant():
+    assert orch.jsonable({"d": dt.date(2025, 9, 1), "n": 1}) == {"d": "2025-09-01", "n": 1}
+    assert orch.instant("2025-09-01T02:00:00+02:00") == dt.datetime(2025, 9, 1, tzinfo=dt.UTC)
+    assert orch.instant(berlin(2025, 9, 1, 2)) == dt.datetime(2025, 9, 1, tzinfo=dt.UTC)

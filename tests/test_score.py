@@ -1,0 +1,89 @@
+"""The score stage on a real MLflow SQLite registry: point-in-time champion, shadow model, same bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from benchmarks.bench_train import write_days
+from pipelines import promote, score, tracking, train
+from pipelines import schema as s
+from pipelines.cli import main as cli_main
+from pipelines.config import load_params
+from pipelines.datasets import close_time
+from pipelines.errors import StageError
+from pipelines.storage import Layout
+
+ONE_THREAD = {**load_params().train.lgb_params, "num_threads": 1}
+SMALL = {"train.lgb_params": ONE_THREAD, "train.window_days": 4, "train.min_days": 3, "train.holdout_days": 1,
+         "train.num_boost_round": 60, "train.early_stopping_rounds": 10}
+FIRST = dt.date(2025, 9, 1)
+
+
+def day(n: int) -> dt.date:
+    return FIRST + dt.timedelta(days=n - 1)
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """Five days of features; v1 champion from day 2's close, replaced by v2 at day 4's close."""
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    params = load_params(overrides=SMALL)
+    layout = Layout(params, tmp_path_factory.mktemp("score") / "home")
+    as_of = write_days(params, layout, FIRST, 5, 500)
+    weak = load_params(overrides={**SMALL, "train.num_boost_round": 5})
+    v1 = train.run(weak, layout, as_of, {"kind": "bootstrap"})["version"]
+    v2 = train.run(params, layout, as_of, {"kind": "manual", "reason": "test"})["version"]
+    moves = ((v1, None, close_time(params, day(2))), (v2, v1, close_time(params, day(4))))
+    for version, champion, when in moves:
+        moved = promote.run(params, layout, {"version": version, "champion_version": champion, "passed": True,
+                                             "reason": "test", "as_of": when.isoformat(), "dry_run": False})
+        assert moved["moved"]
+    yield params, layout, v1, v2
+    mp.undo()
+
+
+def test_no_champion_yet_writes_nothing(scored):
+    params, layout, _, _ = scored
+    result = score.run(params, layout, day(1))
+    assert result["rows"] == 0 and result["model_version"] is None
+    assert not layout.day_file("predictions", day(1)).exists()
+
+
+def test_first_champion_scores_and_shadows_itself(scored):
+    params, layout, v1, _ = scored
+    result = score.run(params, layout, day(3))
+    table = pd.read_parquet(result["predictions"])
+    assert set(table[s.MODEL_VERSION]) == {v1} and set(table[s.SHADOW_MODEL_VERSION]) == {v1}
+    assert (table[s.PREDICTION] == table[s.SHADOW_PREDICTION]).all()
+
+
+def test_later_champion_scores_with_first_in_shadow_and_reruns_identically(scored):
+    params, layout, v1, v2 = scored
+    result = score.run(params, layout, day(5))
+    path = layout.day_file("predictions", day(5))
+    first_bytes = path.read_bytes()
+    features = pd.read_parquet(layout.day_file("features", day(5))).sort_values(s.DEPARTURE_ID)
+    table = pd.read_parquet(path)
+    assert result["rows"] == len(features) == len(table) > 0
+    assert list(table.columns) == list(s.PREDICTIONS_SCHEMA.names)
+    assert table[s.DEPARTURE_ID].tolist() == features[s.DEPARTURE_ID].tolist()
+    assert table[s.PREDICTION_ID].is_unique
+    assert set(table[s.MODEL_VERSION]) == {v2} and set(table[s.SHADOW_MODEL_VERSION]) == {v1}
+    expected = tracking.load_version(layout, v2).predict(features)
+    assert table[s.PREDICTION].to_numpy() == pytest.approx(expected)
+    assert not (table[s.PREDICTION] == table[s.SHADOW_PREDICTION]).all()
+    score.run(params, layout, day(5))
+    assert path.read_bytes() == first_bytes
+
+
+def test_missing_features_refused_and_cli(scored, capsys):
+    params, layout, _, v2 = scored
+    with pytest.raises(StageError, match="build_dataset"):
+        score.run(params, layout, day(9))
+    overrides = [f"--set=train.{k.split('.', 1)[1]}={v}" for k, v in SMALL.items() if k != "train.lgb_params"]
+    code = cli_main(["score", "--home", str(layout.root), "--day", day(5).isoformat(), *overrides])
+    assert code == 0 and f'"model_version": "{v2}"' in capsys.readouterr().out
