@@ -86,7 +86,7 @@ def run(params: Params, layout: Layout, day: dt.date) -> dict[str, Any]:
     dep_file = layout.day_file("departures", day)
     if not dep_file.exists():
         raise StageError(f"{STAGE} {day}: no departures at {dep_file}; "
-                         f"run detect_departures --day {day} first")
+                         f"run `railcast detect_departures --date {day}` first")
     departures = pd.read_parquet(dep_file)
     snaps = read_snapshots(params, layout, day)
     timetable = learn_timetable(read_timetable_rows(params, layout, day))

@@ -20,24 +20,49 @@ import pyarrow.parquet as pq
 from pipelines import datasets, validate_snapshots
 from pipelines import schema as s
 from pipelines.config import Params
-from pipelines.departure_metrics import score_departures
+from pipelines.departure_metrics import compare, score_departures, summarize
 from pipelines.errors import StageError
 from pipelines.sessionize import INPUT_COLUMNS, Window, connect, detect_in
 from pipelines.storage import Layout, write_json, write_parquet
-from pipelines.timeutil import parse_date
+from pipelines.validation_gate import add_day_arguments, days_from_args
 
 STAGE = "detect_departures"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `railcast detect_departures`."""
-    parser.add_argument("--day", "--date", dest="day", required=True, type=parse_date,
-                        help="service date YYYY-MM-DD; its snapshots must have passed validate_snapshots")
+    add_day_arguments(parser)  # each service date must have passed validate_snapshots
+    parser.add_argument("--metrics-file", default=None,
+                        help="also write the pooled departure metrics of all the dates here (DVC metrics)")
 
 
 def main(args: argparse.Namespace, params: Params) -> dict[str, Any]:
-    """CLI front-end."""
-    return run(params, Layout(params, args.home), args.day)
+    """CLI front-end: decide each named service date in order, then pool the metrics if asked."""
+    layout = Layout(params, args.home)
+    days = days_from_args(args)
+    results = [run(params, layout, day) for day in days]
+    out: dict[str, Any] = results[0] if len(results) == 1 else {"days": results}
+    if args.metrics_file:
+        out["pooled"] = pooled_metrics(params, layout, days)
+        write_json(out["pooled"], Path(args.metrics_file))
+    return out
+
+
+def pooled_metrics(params: Params, layout: Layout, days: list[dt.date]) -> dict[str, Any]:
+    """Departure metrics over all `days` with truth (pooled errors, not an average of daily percentiles)."""
+    parts = []
+    for day in days:
+        truth_file = layout.day_file("truth", day)
+        if not truth_file.exists():
+            continue
+        hours = datasets.service_date_hours(params, day)
+        polls = datasets.read_hours(layout, "polls", hours, s.POLLS_SCHEMA)
+        stations = sorted(set(polls[s.STATION].to_pylist()))
+        departures = pq.read_table(layout.day_file("departures", day))
+        parts.append(compare(departures, pq.read_table(truth_file), stations, day))
+    if not parts:
+        raise StageError("no simulator truth for these dates: departure metrics need `railcast simulate` data")
+    return {"days": len(parts), **summarize(parts)}
 
 
 def validation_gate(layout: Layout, day: dt.date) -> pa.Table:

@@ -78,7 +78,8 @@ def run(params: Params, layout: Layout, day: dt.date) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `railcast score`."""
-    parser.add_argument("--day", type=dt.date.fromisoformat, action="append", default=[],
+    parser.add_argument("--date", "--day", dest="day", type=dt.date.fromisoformat, action="append",
+                        default=[],
                         help="service date to score (repeatable)")
     parser.add_argument("--start-date", type=dt.date.fromisoformat, help="first service date of a range")
     parser.add_argument("--days", type=int, default=1, help="number of service dates from --start-date")
@@ -91,5 +92,5 @@ def main(args: argparse.Namespace, params: Params) -> dict:
     if args.start_date:
         days += [args.start_date + dt.timedelta(days=i) for i in range(args.days)]
     if not days:
-        raise StageError("score: give --day or --start-date [--days N]")
+        raise StageError("score: give --date YYYY-MM-DD (repeatable) or --start-date YYYY-MM-DD [--days N]")
     return {d.isoformat(): run(params, layout, d) for d in days}

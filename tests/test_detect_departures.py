@@ -93,7 +93,7 @@ def test_quarantined_rows_are_not_sightings(params: Params, layout: Layout, scen
 
 def test_cli_runs_the_stage(params: Params, layout: Layout, scenario: dict, capsys: pytest.CaptureFixture) -> None:
     set_verdict(layout, "passed")
-    assert cli.main(["detect_departures", "--home", str(layout.root), "--day", DAY.isoformat()]) == 0
+    assert cli.main(["detect_departures", "--home", str(layout.root), "--date", DAY.isoformat()]) == 0
     assert '"n_departures": 1' in capsys.readouterr().out
     set_verdict(layout, "failed")
     assert cli.main(["detect_departures", "--home", str(layout.root), "--date", DAY.isoformat()]) == 1
