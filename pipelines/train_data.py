@@ -15,6 +15,7 @@ from pipelines import schema as s
 from pipelines.config import Params
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
+from pipelines.labels import read_training_frame
 from pipelines.storage import Layout
 
 LABELED = "labeled"
@@ -83,24 +84,8 @@ def split_days(params: Params, layout: Layout, as_of: dt.datetime) -> tuple[list
     return window, holdout
 
 
-def _join_labels(params: Params, layout: Layout, days: list[dt.date], as_of: dt.datetime) -> pd.DataFrame:
-    """Features of `days` inner-joined with the labels known (and labeled) at as_of."""
-    feats = [pd.read_parquet(p) for d in days if (p := layout.day_file("features", d)).exists()]
-    labs = [pd.read_parquet(p) for d in days if (p := layout.day_file("labels", d)).exists()]
-    if not feats or not labs:
-        return pd.DataFrame(columns=[s.DEPARTURE_ID, s.SERVICE_DATE, s.T_PRED, s.LABEL, *s.FEATURES])
-    labels = pd.concat(labs, ignore_index=True)
-    keep = (labels[s.LABEL_STATUS] == LABELED) & (labels[s.LABELED_AT] <= pd.Timestamp(as_of))
-    labels = labels.loc[keep, [s.DEPARTURE_ID, s.LABEL]]
-    return pd.concat(feats, ignore_index=True).merge(labels, on=s.DEPARTURE_ID, how="inner")
-
-
 def read_frame(params: Params, layout: Layout, days: list[dt.date], as_of: dt.datetime) -> pd.DataFrame:
     """Labeled rows of `days` as of as_of, sorted by prediction time (stable order = stable model)."""
-    try:  # the features engineer's as-of join is the contract; the local join covers its absence
-        from pipelines.labels import read_training_frame
-    except ImportError:
-        read_training_frame = _join_labels
     frame = read_training_frame(params, layout, days, as_of)
     frame = frame[frame[s.LABEL].notna()].reset_index(drop=True)
     # The as-of join already sorts; sorting a million string ids again costs seconds.

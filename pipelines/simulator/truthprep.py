@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,11 +10,11 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines import schema as s
+from pipelines.ingest.fields import category_of  # the bulk path must label trains as ingest does
 from pipelines.ingest.reasons import REASON_TEXTS
 from pipelines.timeutil import BERLIN, SERVICE_DAY_START_HOUR
 
 VIA_STOPS = 3
-_PREFIX = re.compile(r"[A-Za-z]+")
 # snapshot columns fixed per stop row; poll_time, delays and reason codes are added per poll
 STATIC_COLUMNS = [
     f
@@ -49,13 +48,6 @@ class StopTable:
         if event not in self._hhmm:  # only boards need it: the bulk path skips the slow strftime
             self._hhmm[event] = _hhmm(self.sched_arr if event == "arr" else self.sched_dep)
         return self._hhmm[event]
-
-
-def category_of(train: str) -> str:
-    """ICE, IC, RE, RB or S from the letters that start a train label; anything else is OTHER."""
-    match = _PREFIX.match(train.strip())
-    prefix = match.group(0).upper() if match else ""
-    return prefix if prefix in s.CATEGORIES else "OTHER"
 
 
 def canonical_reasons(value: Any) -> str:
