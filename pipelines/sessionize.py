@@ -93,10 +93,11 @@ GROUP BY {key}
 """
 
 # Clean: one row per good poll of the station from first to last sighting (no two rows in one bucket).
+# bit_count gives TINYINT: widen before adding, a group can fill all 128 buckets.
 SESSIONS = """
 CREATE OR REPLACE TEMP TABLE sessions AS
 SELECT g.* EXCLUDE (m_lo, m_hi),
-       g.n_rows = l.r - f.r + 1 AND bit_count(m_lo) + bit_count(m_hi) = g.n_rows AS clean
+       g.n_rows = l.r - f.r + 1 AND bit_count(m_lo)::INTEGER + bit_count(m_hi)::INTEGER = g.n_rows AS clean
 FROM grp g JOIN good f ON f.{station} = g.{station} AND f.t = g.first_t
            JOIN good l ON l.{station} = g.{station} AND l.t = g.last_t
 """

@@ -188,3 +188,14 @@ def test_stations_and_service_dates_are_separate_groups() -> None:
     polls = [poll(a, t) for a in ("A", "B") for t in grid(T0, range(0, 30, 3))]
     deps, _ = both(rows, polls)
     assert len(deps) == 4 and len({d[s.DEPARTURE_ID] for d in deps}) == 4
+
+
+@pytest.mark.parametrize("n_polls", [127, 128, 129, 200])
+def test_a_train_shown_for_hours_fills_every_bucket(n_polls: int) -> None:
+    """A train on the board for 128+ polls (hours of delay) fills both 64-bit masks; found on the
+    28-day default run, where counting the buckets overflowed DuckDB's TINYINT."""
+    times = grid(T0, [3 * i for i in range(n_polls)])
+    sched = times[-1] - dt.timedelta(minutes=1)
+    polls = [poll(HOLZ, t) for t in grid(T0, range(0, 3 * n_polls + 30, 3))]
+    (dep,), _ = both([snap(HOLZ, t, "7", sched=sched) for t in times], polls)
+    assert (dep[s.FIRST_SEEN], dep[s.LAST_SEEN], dep[s.N_POLLS]) == (T0, times[-1], n_polls)
