@@ -199,3 +199,20 @@ def test_stage_refuses_an_empty_interval(params: Params, layout: Layout) -> None
     with pytest.raises(StageError, match="empty interval"):
         run(params, layout, at("08:00"), at("08:00"), source=frame_source(make_truth(), 180))
     assert not list(layout.root.rglob("*.parquet"))
+
+
+def test_parallel_workers_write_the_same_bytes(tmp_path: Path) -> None:
+    """Days split over processes give the files one process gives (here across Berlin midnight)."""
+    from pipelines.config import load_params
+    from pipelines.simulate import run_parallel
+    from pipelines.storage import Layout
+
+    params = load_params()
+    start, end = dt.datetime(2025, 10, 25, 20, tzinfo=dt.UTC), dt.datetime(2025, 10, 26, 1, tzinfo=dt.UTC)
+    one, two = Layout(params, tmp_path / "one"), Layout(params, tmp_path / "two")
+    run_parallel(params, one, start, end, workers=1)
+    result = run_parallel(params, two, start, end, workers=2)
+    assert result["workers"] == 2 and result["truth_days"] == ["2025-10-25", "2025-10-26"]
+    files = sorted(p.relative_to(one.root) for p in one.root.rglob("*.parquet"))
+    assert files == sorted(p.relative_to(two.root) for p in two.root.rglob("*.parquet")) and files
+    assert all((one.root / f).read_bytes() == (two.root / f).read_bytes() for f in files)
