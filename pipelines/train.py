@@ -42,9 +42,9 @@ class Fitted:
     holdout: pd.DataFrame
 
 
-def fit(params: Params, layout: Layout, as_of: dt.datetime) -> Fitted:
-    """Select the window and holdout as of `as_of`, read labeled rows, train (no logging)."""
-    train_days, holdout_days = td.split_days(params, layout, as_of)
+def fit(params: Params, layout: Layout, as_of: dt.datetime, holdout_from: dt.date | None = None) -> Fitted:
+    """Select the window and holdout as of `as_of` (holdout on/after `holdout_from`), read rows, train."""
+    train_days, holdout_days = td.split_days(params, layout, as_of, holdout_from)
     frame = td.read_frame(params, layout, train_days, as_of)
     if frame.empty:
         raise StageError(f"no labeled rows in the training window {train_days[0]}..{train_days[-1]} "
@@ -110,7 +110,7 @@ def run(params: Params, layout: Layout, as_of: dt.datetime, trigger: dict) -> di
     from pipelines import tracking
 
     tr.check_trigger(trigger)
-    fitted = fit(params, layout, as_of)
+    fitted = fit(params, layout, as_of, td.event_start(trigger))  # a drift retrain holds out post-event days
     model_path = fitted.model.save(layout.dataset("models") / CHALLENGER_DIR)
     sha = file_sha256(model_path)
     pred, scores = holdout_metrics(fitted.model, fitted.holdout)

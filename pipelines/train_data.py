@@ -72,10 +72,30 @@ def holdout_days(params: Params, layout: Layout, as_of: dt.datetime) -> list[dt.
     return holdout
 
 
-def split_days(params: Params, layout: Layout, as_of: dt.datetime) -> tuple[list[dt.date], list[dt.date]]:
-    """(training window, holdout): the holdout is the most recent matured days, the window precedes it."""
+def event_start(trigger: dict) -> dt.date | None:
+    """The latest drift-event start in a drift trigger's evidence (one or {day: evidence}), else None."""
+    evidence = trigger.get("evidence") if trigger.get("kind") == "drift" else None
+    if not isinstance(evidence, dict):
+        return None
+    per_day = (v.get("event_start") for v in evidence.values() if isinstance(v, dict))
+    found = [evidence.get("event_start"), *per_day]
+    starts = [dt.date.fromisoformat(d) for d in found if isinstance(d, str)]
+    return max(starts) if starts else None
+
+
+def split_days(params: Params, layout: Layout, as_of: dt.datetime,
+               holdout_from: dt.date | None = None) -> tuple[list[dt.date], list[dt.date]]:
+    """(training window, holdout): the holdout is the most recent matured days, the window precedes it.
+
+    `holdout_from` (a drift event's start) refuses a holdout that begins before it: the model must be
+    judged on post-event data.
+    """
     days = closed_days(params, layout, as_of)
     holdout = holdout_days(params, layout, as_of)
+    if holdout_from and holdout and holdout[0] < holdout_from:
+        raise StageError(f"holdout {holdout[0]}..{holdout[-1]} begins before the drift event of "
+                         f"{holdout_from}: "
+                         f"retrain once {params.train.holdout_days} post-event days have matured labels")
     before = [d for d in days if not holdout or d < holdout[0]]
     window = before[-params.train.window_days:]
     if len(window) < params.train.min_days:

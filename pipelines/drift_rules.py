@@ -1,0 +1,88 @@
+"""Pure decision rules of the monitor: persistence, incident start, cooldown, deferral, bootstrap.
+
+`history` is the monitor's own earlier records (monitoring/<day>.json), each a dict with at least
+`day` (ISO date), `drifted` (bool), `verdict` and `event_start` (ISO date or None). Only records of days
+before the checked day count, so re-checking a day gives the same verdict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pipelines.config import Monitor
+
+NO_CHAMPION, NO_DRIFT, DRIFT, RETRAIN, DEFERRED, EMPTY_WINDOW = (
+    "no_champion", "no_drift", "drift", "retrain", "deferred", "empty_window")
+VERDICTS = (NO_CHAMPION, NO_DRIFT, DRIFT, RETRAIN, DEFERRED, EMPTY_WINDOW)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A verdict, the one-line reason behind it, and the first day of the drift incident (if any)."""
+
+    verdict: str
+    reason: str
+    event_start: dt.date | None = None
+
+
+def _by_day(history: list[dict], day: dt.date) -> dict[dt.date, dict]:
+    return {d: r for r in history if (d := dt.date.fromisoformat(r["day"])) < day}
+
+
+def persistence(history: list[dict], day: dt.date, drifted: bool, n: int) -> int:
+    """How many of the last n windows (the checked day included, missing days not drifted) drifted."""
+    records = _by_day(history, day)
+    earlier = [records.get(day - dt.timedelta(days=i), {}).get("drifted", False) for i in range(1, n)]
+    return int(drifted) + sum(bool(x) for x in earlier)
+
+
+def event_start(history: list[dict], day: dt.date) -> dt.date:
+    """First day of the unbroken run of drifted windows that ends at `day` (checked day assumed drifted)."""
+    records = _by_day(history, day)
+    start = day
+    while records.get(start - dt.timedelta(days=1), {}).get("drifted", False):
+        start -= dt.timedelta(days=1)
+    return start
+
+
+def last_retrain(history: list[dict], day: dt.date) -> dt.date | None:
+    """The latest day before `day` with a retrain verdict (bootstrap or drift)."""
+    days = [d for d, r in _by_day(history, day).items() if r.get("verdict") == RETRAIN]
+    return max(days) if days else None
+
+
+def incident_retrained(history: list[dict], day: dt.date, start: dt.date) -> bool:
+    """True when a retrain was already requested for the incident that began on `start`."""
+    return any(r.get("verdict") == RETRAIN and r.get("event_start") == start.isoformat()
+               for r in _by_day(history, day).values())
+
+
+def decide_bootstrap(trainable: bool, why_not: str) -> Decision:
+    """No champion: retrain (bootstrap) once the training window and holdout exist, else wait."""
+    if trainable:
+        return Decision(RETRAIN, "bootstrap: no champion yet and enough closed days with matured labels")
+    return Decision(NO_CHAMPION, f"no champion yet; not enough data to bootstrap: {why_not}")
+
+
+def decide_drift(history: list[dict], day: dt.date, drifted: bool, post_event_days: int,
+                 monitor: Monitor) -> Decision:
+    """The verdict of a window with a champion, from its drift flag and the monitor's history."""
+    if not drifted:
+        return Decision(NO_DRIFT, "no drift signal in this window")
+    start = event_start(history, day)
+    hits = persistence(history, day, drifted, monitor.persistence_n)
+    if hits < monitor.persistence_k:
+        return Decision(DRIFT, f"drift in {hits} of the last {monitor.persistence_n} windows; "
+                               f"a retrain needs {monitor.persistence_k}", start)
+    previous = last_retrain(history, day)
+    if previous is not None and (day - previous).days <= monitor.cooldown_days:
+        return Decision(DRIFT, f"cooldown: retrain requested on {previous}, "
+                               f"within {monitor.cooldown_days} days", start)
+    if incident_retrained(history, day, start):
+        return Decision(DRIFT, f"incident started {start} already triggered its retrain", start)
+    if post_event_days < monitor.min_post_event_days:
+        return Decision(DEFERRED, f"{post_event_days} post-event day(s) with matured labels since {start}; "
+                                  f"retrain waits for {monitor.min_post_event_days}", start)
+    return Decision(RETRAIN, f"drift persisting since {start} ({hits} of the last {monitor.persistence_n} "
+                             f"windows) with {post_event_days} post-event day(s) of matured labels", start)
