@@ -105,12 +105,19 @@ def run() -> dict:
                               env=env, capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
         found = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
     runs = [_summary(r) for r in found["runs"]]
-    warm = runs[1]["tasks"]
     return {"airflow_db_migrate_s": round(migrate, 1), "mlflow_setup_s": round(found["mlflow_setup_s"], 2),
             "cold": runs[0], "warm": runs[1],
-            "warm_mean_overhead_per_stage_task_s": round(
-                sum(t["overhead_s"] for k, t in warm.items() if k != "notify") / (len(warm) - 1), 3),
-            "load_avg": os.getloadavg()}
+            # cold: the first task also pays dag.test()'s one-off in-process API start and Airflow's
+            # first-task imports; warm is the steady per-task cost
+            "cold_mean_overhead_per_stage_task_s": _mean_overhead(runs[0]),
+            "warm_mean_overhead_per_stage_task_s": _mean_overhead(runs[1]),
+            "target_per_task_s": 2.0, "load_avg": os.getloadavg()}
+
+
+def _mean_overhead(run: dict) -> float:
+    """Mean overhead of the stage tasks (notify runs no stage)."""
+    stages = [t["overhead_s"] for k, t in run["tasks"].items() if k != "notify"]
+    return round(sum(stages) / len(stages), 3)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,17 @@
 ### build_dataset
 
 For the service dates that closed in the interval (a date closes `detection.close_after_hours` after
-its Berlin midnight): `validate_snapshots` -> `detect_departures` -> `build_features` ->
-`validate_features`, the same stages as `dvc.yaml`. Runs daily (Europe/Berlin) or when `ingest`
-updates the `snapshots` asset (then the window is the events' intervals). Each stage refuses a failed
+its Berlin midnight) and whose hours are all ingested (others are left to a later run):
+`validate_snapshots` -> `detect_departures` -> `build_features` -> `validate_features`, the same
+stages as `dvc.yaml`. Runs daily (Europe/Berlin) or when `ingest` updates the `snapshots` asset (then
+each event's interval, taken one by one). Each stage refuses a failed
 validation gate; a failing task emails an alert. Updates the `features` asset.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from pipelines import orchestration as orch
 from pipelines.stages import STAGES
@@ -25,9 +27,10 @@ def day_stage(name: str, outlets: list | None = None):
     def run(upstream: dict | None = None, data_interval_start=None, data_interval_end=None,
             triggering_asset_events=None) -> dict:
         if upstream is None:
-            window = orch.interval_from(data_interval_start, data_interval_end,
-                                        orch.event_extras(triggering_asset_events))
-            days = orch.closed_days(*window)
+            days = orch.planned_days(data_interval_start, data_interval_end,
+                                     orch.event_extras(triggering_asset_events))
+            if not days:
+                raise AirflowSkipException("no service date closed and fully ingested in this interval")
         else:
             days = upstream["days"]
         return {"days": days, "results": orch.run_days(name, days)}

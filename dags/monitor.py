@@ -2,9 +2,10 @@
 ### monitor
 
 Daily (Europe/Berlin, 04:00, after `score`): drift and performance checks for the service dates that
-closed in the interval. On a `retrain` verdict it emails a drift alert and emits an event on the
-`drift` asset (through an asset alias, only then) whose extra carries `window_end` (the interval end,
-the retrain's `as_of`) and the evidence. The task stays green either way.
+closed in the interval. It emails the alerts the monitor asks for (once per incident: a deferred
+drift, a retrain, an empty window). On a `retrain` verdict it emits an event on the `drift` asset
+(through an asset alias, only then) whose extra carries `window_end` (the interval end, the retrain's
+`as_of`) and the evidence. The task stays green either way.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 SQLite + LocalExecutor, parallelism 4 (32 workers would take ~6 GB), examples off, the project's
 dags/ folder, Railcast DAGs unpaused, a `registry` pool of one slot, and a generated admin password
-kept in `<airflow home>/passwords.json` (mode 0600). Ctrl-C stops the whole process group.
+kept in `<airflow home>/passwords.json` (mode 0600). Ctrl-C stops every process it started.
 """
 
 from __future__ import annotations
@@ -11,14 +11,16 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 from pipelines.config import PROJECT_ROOT, Params
+from pipelines.orchestration import TIMEZONE
+from pipelines.process_tree import group_members, stop_tree  # noqa: F401 (group_members: public here)
 from pipelines.storage import Layout
 
 ADMIN = "admin"
@@ -31,8 +33,12 @@ def airflow_bin() -> str:
     return str(Path(sys.executable).parent / "airflow")
 
 
-def airflow_env(layout: Layout, port: int = 8080, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment every Airflow process of Railcast runs with (CLI, standalone, tests, demo)."""
+def airflow_env(layout: Layout, port: int = 8080, base: dict[str, str] | None = None,
+                paused_at_creation: bool = False) -> dict[str, str]:
+    """The environment every Airflow process of Railcast runs with (CLI, standalone, tests, demo).
+
+    `paused_at_creation=True` when only some DAGs should run (tests): unpause those once parsed.
+    """
     env = dict(os.environ if base is None else base)
     home = layout.airflow_home
     env.update({
@@ -40,9 +46,11 @@ def airflow_env(layout: Layout, port: int = 8080, base: dict[str, str] | None = 
         "RAILCAST_HOME": str(layout.root),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # the timetables' zone: `backfill create --from-date 2025-09-22` then means Berlin midnight
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": TIMEZONE,
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(paused_at_creation),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
@@ -71,15 +79,21 @@ def admin_password(layout: Layout) -> str:
     return password
 
 
-def prepare(env: dict[str, str]) -> None:
-    """Migrate the metadata DB, create the one-slot registry pool, unpause Railcast DAGs already known."""
+def prepare(env: dict[str, str], unpause: Iterable[str] | None = None) -> None:
+    """Migrate the metadata DB, create the one-slot registry pool, unpause DAGs already known.
+
+    `unpause`: DAG ids to unpause (default every Railcast DAG; `()` none).
+    """
     from pipelines.orchestration import DAG_IDS, REGISTRY_POOL
 
     run = [airflow_bin()]
     subprocess.run([*run, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([*run, "pools", "set", REGISTRY_POOL, "1", "alias moves and DVC writers, one at a time"],
                    env=env, check=True, stdout=subprocess.DEVNULL)
-    pattern = f"^({'|'.join(DAG_IDS)})$"
+    dag_ids = DAG_IDS if unpause is None else tuple(unpause)
+    if not dag_ids:
+        return
+    pattern = f"^({'|'.join(dag_ids)})$"
     subprocess.run([*run, "dags", "unpause", "--treat-dag-id-as-regex", "-y", pattern], env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fails harmlessly on a fresh DB
 
@@ -107,56 +121,14 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout_s: float = 180) -> f
     raise TimeoutError(f"Airflow not healthy on port {port} after {timeout_s:.0f} s")
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of process group `pgid`, from /proc."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended while we looked
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
-
-
-def _wait_until(done, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if done():
-            return True
-        time.sleep(0.5)
-    return done()
-
-
 def stop(proc: subprocess.Popen, timeout_s: float = 30) -> int:
-    """Stop standalone and everything it started; returns its exit code.
+    """Stop standalone and everything it started (tasks included); returns its exit code.
 
-    SIGINT to the group lets each component shut down cleanly; standalone itself lingers after its
-    children exit, so it gets SIGTERM (the whole group gets it if children are still busy, e.g. a
-    LocalExecutor waiting for a task); SIGKILL for whatever is left, then wait until the group is empty.
+    SIGINT to the group lets each component shut down cleanly; whatever outlives standalone (idle
+    LocalExecutor workers ignore SIGINT) or ignores it for `timeout_s` gets SIGTERM, then SIGKILL.
+    Returns within about `timeout_s` + 30 s, never later.
     """
-    def signal_group(sig: int) -> None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def children_gone() -> bool:
-        return proc.poll() is not None or set(group_members(proc.pid)) <= {proc.pid}
-
-    signal_group(signal.SIGINT)
-    _wait_until(children_gone, timeout_s)
-    if proc.poll() is None:
-        if children_gone():
-            proc.terminate()
-        else:
-            signal_group(signal.SIGTERM)
-        _wait_until(lambda: proc.poll() is not None and not group_members(proc.pid), timeout_s)
-    if group_members(proc.pid):
-        signal_group(signal.SIGKILL)
-        _wait_until(lambda: not group_members(proc.pid), 10)
-    return proc.wait()
+    return stop_tree(proc, timeout_s=timeout_s)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -174,7 +146,8 @@ def main(args: argparse.Namespace, params: Params) -> dict:
     try:
         wait_healthy(args.port, proc)
         print(f"\nAirflow UI: http://127.0.0.1:{args.port}  user: {ADMIN}  password: {password}\n"
-              f"(AIRFLOW_HOME={env['AIRFLOW_HOME']}; Ctrl-C stops it)", flush=True)
+              f"(password kept in {layout.airflow_home / 'passwords.json'}; "
+              f"AIRFLOW_HOME={env['AIRFLOW_HOME']}; Ctrl-C stops it)", flush=True)
         proc.wait()
     except KeyboardInterrupt:
         print("stopping Airflow ...", flush=True)

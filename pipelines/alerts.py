@@ -34,6 +34,7 @@ class Alert:
     subject: str
     body: str
     when: Any  # aware datetime
+    attachments: tuple[str, ...] = ()  # files attached as they are (e.g. the drift report HTML)
 
     @property
     def digest(self) -> str:
@@ -54,6 +55,12 @@ def render(alert: Alert, sender: str, recipients: list[str]) -> bytes:
     msg["Message-ID"] = alert.message_id
     msg["X-Railcast-Key"] = alert.key
     msg.set_content(alert.body)
+    for name in alert.attachments:
+        path = Path(name)
+        if path.is_file():  # a report deleted since the alert was raised: the body still names it
+            msg.add_attachment(path.read_bytes(), maintype="text", subtype="html", filename=path.name)
+    if alert.attachments:
+        msg.set_boundary(f"railcast-{alert.digest}")  # a fixed boundary keeps the bytes deterministic
     return msg.as_bytes()
 
 
@@ -149,9 +156,16 @@ def decision_alert(decision: dict, promotion: dict) -> Alert:
 
 
 def drift_alert(event: dict) -> Alert:
-    """The alert of a drift verdict that triggers a retrain."""
+    """The alert of a monitor verdict: built from the monitor's evidence, keyed by its incident."""
     from pipelines.timeutil import parse_instant
 
+    evidence = event.get("evidence")
+    if isinstance(evidence, dict) and evidence.get("kind"):
+        from pipelines.monitor_alert import alert_from_evidence
+
+        msg = alert_from_evidence(evidence)
+        return Alert(msg["incident_key"] or f"drift|{event['day']}", msg["subject"], msg["body"],
+                     parse_instant(event["window_end"]), tuple(msg["attachments"]))
     body = (f"Drift detected for service date {event['day']}; retrain requested.\n\n"
             f"Evidence: {event.get('evidence')}\n")
     return Alert(f"drift|{event['day']}", f"drift detected on {event['day']}", body,

@@ -140,7 +140,10 @@ class Monitor:
     cat_method: str
     num_threshold: float
     cat_threshold: float
+    null_rate_threshold: float
+    segment_threshold: float
     segment_min_rows: int
+    min_labeled_rows: int
     persistence_k: int
     persistence_n: int
     cooldown_days: int

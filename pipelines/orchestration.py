@@ -115,6 +115,25 @@ def interval_from(start: Any, end: Any, events: Iterable[Mapping[str, Any]] = ()
     return instant(start).isoformat(), instant(end).isoformat()
 
 
+def planned_days(start: Any, end: Any, events: Iterable[Mapping[str, Any]] = ()) -> list[str]:
+    """ISO service dates to build: closed in each event's window (else the data interval), fully ingested.
+
+    Windows are taken one by one, not as their union: coalesced events of a backfill and of today
+    would otherwise span months. A date whose hours are not all ingested yet is left to a later run
+    (a timetable tick before its backfill, or today's interval of a deployment without that history).
+    """
+    from pipelines.datasets import service_date_hours
+
+    windows = [(e["start"], e["end"]) for e in events if e.get("start") and e.get("end")]
+    days = sorted({d for w in (windows or [interval_from(start, end)]) for d in closed_days(*w)})
+    params, layout = environment()
+    ready = [d for d in days if all(layout.hour_file("polls", h).exists()
+                                    for h in service_date_hours(params, dt.date.fromisoformat(d)))]
+    if len(ready) < len(days):
+        log.info("not fully ingested yet, left for a later run: %s", sorted(set(days) - set(ready)))
+    return ready
+
+
 def event_extras(triggering_asset_events: Any) -> list[dict]:
     """The `extra` dicts of a run's triggering asset events (empty for scheduled or manual runs)."""
     if not triggering_asset_events:
@@ -170,16 +189,17 @@ def promote_model(decision: Mapping[str, Any], actor: str | None = None) -> dict
 
 
 def monitor_days(days: Iterable[str], window_end: Any) -> list[dict]:
-    """Run monitor per day; alert and return the drift events to emit (one per "retrain" verdict)."""
+    """Run monitor per day; send the alerts it asks for; return the drift events ("retrain" verdicts)."""
     from pipelines import alerts
 
+    params, layout = environment()
     events = []
     for day, result in run_days("monitor", days).items():
-        if result.get("verdict") == "retrain":
-            event = {"day": day, "window_end": instant(window_end).isoformat(),
-                     "evidence": jsonable(result.get("evidence"))}
-            params, layout = environment()
+        event = {"day": day, "window_end": instant(window_end).isoformat(),
+                 "evidence": jsonable(result.get("evidence"))}
+        if result.get("alert"):  # the monitor decides: once per incident (deferral, retrain, empty window)
             alerts.raise_alert(params, layout, alerts.drift_alert(event))
+        if result.get("verdict") == "retrain":
             events.append(event)
     return events
 

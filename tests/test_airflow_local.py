@@ -7,8 +7,10 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
-from pipelines import airflow_local
+from pipelines import airflow_local, process_tree
 from pipelines.cli import main as cli_main
 from pipelines.config import PROJECT_ROOT
 
@@ -21,11 +23,14 @@ def test_environment_points_everything_under_the_data_root(layout):
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{home / 'airflow.db'}"
     assert (env["AIRFLOW__CORE__EXECUTOR"], env["AIRFLOW__CORE__PARALLELISM"]) == ("LocalExecutor", "4")
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Europe/Berlin", "CLI dates mean Berlin days"
     assert env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
     assert (env["AIRFLOW__API__HOST"], env["AIRFLOW__API__PORT"]) == ("127.0.0.1", "18080")
     assert env["PATH"].split(":")[0] == str(airflow_local.Path(sys.executable).parent)
     smtp = json.loads(env["AIRFLOW_CONN_SMTP_DEFAULT"])
     assert smtp["host"] == "127.0.0.1" and smtp["extra"]["disable_tls"] is True
+    tests = airflow_local.airflow_env(layout, base={}, paused_at_creation=True)
+    assert tests["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "True", "tests unpause what they need"
     mine = airflow_local.airflow_env(layout, base={"AIRFLOW_CONN_SMTP_DEFAULT": "smtp://mail:25"})
     assert mine["AIRFLOW_CONN_SMTP_DEFAULT"] == "smtp://mail:25", "a deployment's SMTP connection wins"
 
@@ -40,21 +45,58 @@ def test_admin_password_is_generated_once_and_private(params, layout):
     assert airflow_local.admin_password(other) != first, "each Airflow home gets its own password"
 
 
-def test_stop_leaves_no_orphans(tmp_path):
-    # A parent that ignores SIGINT (like standalone waiting on its children) with two children.
-    script = textwrap.dedent("""
+def spawn(script: str) -> subprocess.Popen:
+    """A leader in its own session (like `start`) that prints `ready` once its children run."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], start_new_session=True,
+                            stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"ready"
+    return proc
+
+
+def session_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+
+
+def test_stop_leaves_no_orphans_when_the_leader_ignores_sigint():
+    # standalone waiting on its children: the leader ignores SIGINT, two children in the group
+    proc = spawn("""
         import signal, subprocess, sys, time
         kids = [subprocess.Popen(["sleep", "300"]) for _ in range(2)]
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # after the spawn: children would inherit it
         print("ready", flush=True)
         time.sleep(300)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, stdout=subprocess.PIPE)
-    assert proc.stdout.readline().strip() == b"ready"
     assert len(airflow_local.group_members(proc.pid)) == 3
-    airflow_local.stop(proc, timeout_s=5)
+    t0 = time.monotonic()
+    airflow_local.stop(proc, timeout_s=3)
+    assert time.monotonic() - t0 < 3 + 10, "SIGTERM must end it within the grace period"
     assert proc.poll() is not None
     assert airflow_local.group_members(proc.pid) == []
+
+
+def test_stop_kills_orphaned_workers_and_tasks_in_their_own_session():
+    # What hung before: the leader exits on SIGINT, a LocalExecutor-like worker ignoring SIGINT stays
+    # in the group under PID 1, and a task runs in a session of its own (outside the group).
+    proc = spawn("""
+        import subprocess, sys, time
+        worker = [sys.executable, "-c",
+                  "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(300)"]
+        kids = [subprocess.Popen(worker), subprocess.Popen(["sleep", "301"], start_new_session=True)]
+        time.sleep(0.5)  # the worker has installed its SIG_IGN
+        print("ready", flush=True)
+        time.sleep(300)
+    """)
+    family = sorted(pid for pid, start in process_tree.family(proc.pid, set()))
+    assert len(family) == 3
+    task = [pid for pid in family if session_of(pid) == pid and pid != proc.pid]
+    assert len(task) == 1 and task[0] not in airflow_local.group_members(proc.pid)
+    t0 = time.monotonic()
+    airflow_local.stop(proc, timeout_s=20)
+    assert time.monotonic() - t0 < 20, "the leader's exit ends the clean phase: no waiting for orphans"
+    assert proc.poll() is not None
+    assert airflow_local.group_members(proc.pid) == []
+    alive = process_tree.process_table()
+    assert not [pid for pid in family if pid in alive and alive[pid][2] != "Z"], "an orphan survived"
 
 
 def test_cli_help(capsys):

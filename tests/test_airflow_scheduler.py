@@ -1,136 +1,145 @@
 """The real thing: `airflow standalone` (scheduler, LocalExecutor, API) runs the retrain DAG twice, once
-triggered manually with a reason, once by a drift asset event (no logical date), and emails both
-decisions through the outbox to an SMTP server on loopback. Heavy (2-5 min, ~2 GB): runs only with
-RAILCAST_SLOW_TESTS=1."""
+triggered manually with a reason, once by a drift asset event (no logical date), emails both decisions
+through the outbox to an SMTP server on loopback, and stops with no process left behind.
+
+Then `airflow backfill create` over two days of `ingest`, twice. DAGs start paused and only what a
+test needs is unpaused: the daily DAGs would run today's interval, find no data and email failures.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
+import subprocess
 import time
-import urllib.request
 
 import pytest
-import yaml
 
 from benchmarks.bench_train import write_days
 from pipelines import airflow_local, orchestration, promote, tracking
-from pipelines.config import PROJECT_ROOT, load_params
-from pipelines.storage import Layout
-from tests.test_alerts import Recorder, free_port
+from pipelines.airflow_api import AirflowApi
+from pipelines.process_tree import family, process_table
+from pipelines.timeutil import BERLIN
+from tests.airflow_helpers import Mailbox, airflow_test_env, free_port, slow, small_params
 
-pytestmark = pytest.mark.skipif(os.environ.get("RAILCAST_SLOW_TESTS") != "1",
-                                reason="starts Airflow standalone (minutes, ~2 GB): "
-                                       "set RAILCAST_SLOW_TESTS=1")
-SMALL_TRAIN = {"window_days": 4, "min_days": 3, "holdout_days": 1, "num_boost_round": 60,
-               "early_stopping_rounds": 10}
-
-
-class Api:
-    """A token-authenticated client of the Airflow REST API."""
-
-    def __init__(self, port: int, password: str) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        login = {"username": airflow_local.ADMIN, "password": password}
-        body = self.call("POST", "/auth/token", login, auth=False)
-        self.token = body["access_token"]
-
-    def call(self, method: str, path: str, body: dict | None = None, auth: bool = True) -> dict:
-        request = urllib.request.Request(self.base + path, method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Content-Type": "application/json"})
-        if auth:
-            request.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"{}")
-
-    def wait_run(self, dag_id: str, run_id: str, timeout_s: float = 600) -> dict:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            run = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-            if run["state"] in ("success", "failed"):
-                return run
-            time.sleep(3)
-        raise TimeoutError(f"{dag_id} run {run_id} not finished after {timeout_s} s")
-
-
-def small_params(root) -> tuple:
-    raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
-    raw["train"].update(SMALL_TRAIN)
-    raw["train"]["lgb_params"]["num_threads"] = 1
-    raw["gate"]["bootstrap_samples"] = 200
-    path = root / "params.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    params = load_params(path)
-    return path, params, Layout(params, root / "home")
-
-
-def test_retrain_manual_then_asset_triggered_under_the_scheduler(tmp_path, monkeypatch):
-    from aiosmtpd.controller import Controller
-
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    params_file, params, layout = small_params(tmp_path)
-    as_of = write_days(params, layout, dt.date.fromisoformat(params.simulation.start_date), 5, 500)
-    smtp_port, api_port, recorder = free_port(), free_port(), Recorder()
-    server = Controller(recorder, hostname="127.0.0.1", port=smtp_port)
-    server.start()
-    env = airflow_local.airflow_env(layout, api_port)
-    env["RAILCAST_PARAMS"] = str(params_file)
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env["AIRFLOW_CONN_SMTP_DEFAULT"] = json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
-                                                   "port": smtp_port,
-                                                   "extra": {"disable_ssl": True, "disable_tls": True}})
+pytestmark = slow
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory):
+    """Airflow standalone on a free port with retrain unpaused; stopped (and checked) at the end."""
+    root = tmp_path_factory.mktemp("standalone")
+    params_file, params, layout = small_params(root)
+    mailbox, port = Mailbox(), free_port()
+    mailbox.server.start()
+    env = airflow_test_env(layout, params_file, mailbox, port)
     password = airflow_local.admin_password(layout)
-    airflow_local.prepare(env)
-    proc = airflow_local.start(env, tmp_path / "standalone.log")
+    airflow_local.prepare(env, unpause=())
+    proc = airflow_local.start(env, root / "standalone.log")
+    started = {"proc": proc, "seen": set()}
     try:
-        airflow_local.wait_healthy(api_port, proc, timeout_s=300)
-        api = Api(api_port, password)
-        wait_for_dags(api)
-        assert {p["name"]: p["slots"] for p in api.call("GET", "/api/v2/pools")["pools"]}["registry"] == 1
-        manual = api.call("POST", "/api/v2/dags/retrain/dagRuns", {
-            "logical_date": None, "conf": {"reason": "first model", "as_of": as_of.isoformat()}})
-        assert api.wait_run("retrain", manual["dag_run_id"])["state"] == "success"
-        drift = api.call("GET", f"/api/v2/assets?uri_pattern={orchestration.ASSET_DRIFT}")["assets"][0]
-        api.call("POST", "/api/v2/assets/events", {"asset_id": drift["id"], "extra": {
-            "day": "2025-09-05", "window_end": as_of.isoformat(),
-            "evidence": {"drifted": ["delay_at_pred"]}}})
-        triggered = wait_asset_run(api)
-        assert triggered["logical_date"] is None and triggered["run_type"] == "asset_triggered"
-        assert api.wait_run("retrain", triggered["dag_run_id"])["state"] == "success"
+        airflow_local.wait_healthy(port, proc, timeout_s=300)
+        api = AirflowApi(port, password)
+        assert set(api.wait_dags(orchestration.DAG_IDS).values()) == {True}, "paused at creation"
+        api.set_paused("retrain", False)
+        started["seen"] = family(proc.pid, set())
+        yield {"api": api, "params": params, "layout": layout, "mailbox": mailbox, "env": env, **started}
     finally:
-        code = airflow_local.stop(proc)
-        server.stop()
-    assert airflow_local.group_members(proc.pid) == [], f"orphans after stop (exit {code})"
+        airflow_local.stop(proc)  # a no-op after test_stop_leaves_no_process_behind
+        mailbox.server.stop()
+
+
+def test_retrain_manual_then_asset_triggered_under_the_scheduler(standalone):
+    api, layout, mailbox = standalone["api"], standalone["layout"], standalone["mailbox"]
+    first = dt.date.fromisoformat(standalone["params"].simulation.start_date)
+    as_of = write_days(standalone["params"], layout, first, 5, 500)
+    assert {p["name"]: p["slots"] for p in api.call("GET", "/api/v2/pools")["pools"]}["registry"] == 1
+    manual = api.trigger("retrain", {"reason": "first model", "as_of": as_of.isoformat()})
+    assert api.wait_run("retrain", manual["dag_run_id"])["state"] == "success"
+    drift = api.call("GET", f"/api/v2/assets?uri_pattern={orchestration.ASSET_DRIFT}")["assets"][0]
+    api.call("POST", "/api/v2/assets/events", {"asset_id": drift["id"], "extra": {
+        "day": "2025-09-05", "window_end": as_of.isoformat(), "evidence": {"drifted": ["delay_at_pred"]}}})
+    triggered = wait_asset_run(api)
+    assert triggered["logical_date"] is None and triggered["run_type"] == "asset_triggered"
+    assert api.wait_run("retrain", triggered["dag_run_id"])["state"] == "success"
     assert tracking.get_alias(layout, tracking.CHAMPION) == "1"
     refused = [e for e in promote.read_audit(layout) if e["action"] == "refused"]
     assert [e["to"] for e in refused] == ["2"], "the identical retrain must not beat the champion"
-    # The unpaused daily DAGs also run their latest interval, find no data and email failures: keep
-    # to the decisions here.
-    decisions = [m for m in recorder.messages if "model version" in m["Subject"]]
-    assert sorted(m["Subject"] for m in decisions) == [
+    wait_for_mail(mailbox, 2)
+    assert sorted(m["Subject"] for m in mailbox.messages) == [
         "[railcast] model version 1 promoted to champion", "[railcast] model version 2 not promoted"]
-    ids = [m["Message-ID"] for m in recorder.messages]
+    ids = [m["Message-ID"] for m in mailbox.messages]
     assert len(ids) == len(set(ids)), "every alert arrives once"
+    others = {d: api.runs(d) for d in orchestration.DAG_IDS if d != "retrain"}
+    assert others == {d: [] for d in others}, "paused DAGs must not run"
 
 
-def wait_for_dags(api: Api, timeout_s: float = 180) -> None:
+def test_backfill_create_under_the_scheduler_rewrites_identical_partitions(standalone):
+    """`airflow backfill create` (the CLI users run) queues ingest runs the scheduler executes; a second
+    backfill of the same days reprocesses them into byte-identical hour partitions."""
+    api, layout, env = standalone["api"], standalone["layout"], standalone["env"]
+    api.set_paused("ingest", False)  # build_dataset stays paused: the full chain is test_backfill.py's
+    days = ["2025-09-22", "2025-09-23"]
+    backfill = [airflow_local.airflow_bin(), "backfill", "create", "--dag-id", "ingest",
+                "--from-date", days[0], "--to-date", days[-1], "--dag-run-conf", '{"source": "simulator"}']
+    subprocess.run(backfill, env=env, check=True, capture_output=True, timeout=300)
+    wait_backfills(api, 1)
+    files = sorted(layout.dataset("snapshots").glob("2025-09-2[123]T*.parquet"))
+    assert len(files) == 48, "two Berlin days of UTC hour partitions"
+    before = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
+    subprocess.run([*backfill, "--reprocess-behavior", "completed"], env=env, check=True,
+                   capture_output=True, timeout=300)
+    wait_backfills(api, 2)
+    after = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
+    assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
+    assert all(after[k][1] != before[k][1] for k in before), "the second backfill rewrote every hour"
+    runs = [r for r in api.runs("ingest") if r["run_type"] == "backfill"]
+    berlin = sorted(dt.datetime.fromisoformat(r["logical_date"].replace("Z", "+00:00")).astimezone(BERLIN)
+                    for r in runs)
+    assert [d.date().isoformat() for d in berlin] == days and {d.hour for d in berlin} == {0}
+    assert {r["state"] for r in runs} == {"success"}
+
+
+def wait_backfills(api: AirflowApi, count: int, timeout_s: float = 600) -> list[dict]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        dags = {d["dag_id"]: d["is_paused"] for d in api.call("GET", "/api/v2/dags")["dags"]}
-        if set(orchestration.DAG_IDS) <= set(dags):
-            assert not any(dags[d] for d in orchestration.DAG_IDS), dags
-            return
+        found = api.call("GET", "/api/v2/backfills?dag_id=ingest")["backfills"]
+        if len(found) >= count and all(b["completed_at"] for b in found):
+            return found
         time.sleep(2)
-    raise TimeoutError("the DAG processor did not serialize the Railcast DAGs")
+    raise TimeoutError(f"{count} ingest backfill(s) not completed after {timeout_s:.0f} s")
 
 
-def wait_asset_run(api: Api, timeout_s: float = 120) -> dict:
+def test_stop_leaves_no_process_behind(standalone):
+    """Runs last in this module: stops Airflow itself and checks every process it ever saw is gone."""
+    proc, seen = standalone["proc"], standalone["seen"]
+    seen |= family(proc.pid, seen)
+    workers = [pid for pid, _ in seen if "LocalExecutor" in cmdline(pid)]
+    assert workers, "the scheduler should have started LocalExecutor workers"
+    t0 = time.monotonic()
+    airflow_local.stop(proc)
+    assert time.monotonic() - t0 < 60, "stop is bounded"
+    alive = process_table()
+    left = [pid for pid, start in seen if pid in alive and alive[pid][3] == start and alive[pid][2] != "Z"]
+    assert left == [], f"orphans after stop: {[cmdline(p) for p in left]}"
+    assert airflow_local.group_members(proc.pid) == []
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def wait_for_mail(mailbox: Mailbox, count: int, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(mailbox.messages) < count and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+def wait_asset_run(api: AirflowApi, timeout_s: float = 120) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        runs = api.call("GET", "/api/v2/dags/retrain/dagRuns")["dag_runs"]
-        found = [r for r in runs if r["run_type"] == "asset_triggered"]
+        found = [r for r in api.runs("retrain") if r["run_type"] == "asset_triggered"]
         if found:
             return found[0]
         time.sleep(2)

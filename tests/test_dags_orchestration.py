@@ -76,3 +76,39 @@ def test_jsonable_and_instant():
     assert orch.jsonable({"d": dt.date(2025, 9, 1), "n": 1}) == {"d": "2025-09-01", "n": 1}
     assert orch.instant("2025-09-01T02:00:00+02:00") == dt.datetime(2025, 9, 1, tzinfo=dt.UTC)
     assert orch.instant(berlin(2025, 9, 1, 2)) == dt.datetime(2025, 9, 1, tzinfo=dt.UTC)
+
+
+def test_planned_days_takes_event_windows_one_by_one_and_only_ingested_dates(params, layout):
+    from pipelines.datasets import service_date_hours
+
+    for hour in service_date_hours(params, dt.date(2025, 9, 2)):  # 2025-09-02 fully ingested
+        layout.hour_file("polls", hour).parent.mkdir(parents=True, exist_ok=True)
+        layout.hour_file("polls", hour).touch()
+    partial = service_date_hours(params, dt.date(2025, 9, 3))[:-1]  # 2025-09-03 misses its last hour
+    for hour in partial:
+        layout.hour_file("polls", hour).touch()
+    backfill = {"start": berlin(2025, 9, 3).isoformat(), "end": berlin(2025, 9, 5).isoformat()}
+    today = {"start": berlin(2026, 11, 22).isoformat(), "end": berlin(2026, 11, 23).isoformat()}
+    tick = berlin(2026, 11, 23, 1)
+    # the union of both windows would span 14 months of dates; one by one it is 3 dates, 1 ingested
+    assert orch.planned_days(tick, tick, [backfill, today]) == ["2025-09-02"]
+    assert orch.planned_days(berlin(2025, 9, 4), berlin(2025, 9, 5)) == []
+    layout.hour_file("polls", service_date_hours(params, dt.date(2025, 9, 3))[-1]).touch()
+    assert orch.planned_days(berlin(2025, 9, 4), berlin(2025, 9, 5)) == ["2025-09-03"]
+
+
+def test_monitor_days_sends_the_alerts_the_monitor_asks_for_and_emits_only_retrains(layout, monkeypatch):
+    from pipelines import alerts
+
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)  # no server: alerts stay queued
+    results = {  # what monitor.run returns (its own tests cover how it decides)
+        "2025-09-10": {"verdict": "deferred", "alert": {"subject": "x"}, "evidence": {"day": "2025-09-10"}},
+        "2025-09-11": {"verdict": "retrain", "alert": None, "evidence": {"day": "2025-09-11"}},
+        "2025-09-12": {"verdict": "no_drift", "alert": None, "evidence": {"day": "2025-09-12"}},
+    }
+    monkeypatch.setattr(orch, "run_days", lambda name, days: {d: results[d] for d in days})
+    events = orch.monitor_days(list(results), berlin(2025, 9, 13))
+    assert [e["day"] for e in events] == ["2025-09-11"], "only a retrain verdict emits a drift event"
+    assert events[0]["window_end"] == "2025-09-12T22:00:00+00:00"
+    queued = [p.read_text() for p in alerts.pending_messages(layout)]
+    assert len(queued) == 1 and "2025-09-10" in queued[0], "one alert: the one the monitor asked for"
