@@ -163,8 +163,11 @@ def retrain_request(conf: Mapping[str, Any] | None, events: Iterable[Mapping[str
         raise StageError("retrain needs a drift event with extra.window_end or conf with reason and as_of")
     latest = max(events, key=lambda e: instant(e["window_end"]))
     evidence = {str(e.get("day", e["window_end"])): e.get("evidence") for e in events}
+    # The monitor's first model comes through the same asset: its evidence says kind "bootstrap".
+    kinds = {(e.get("evidence") or {}).get("kind") for e in events}
+    kind = "bootstrap" if kinds == {"bootstrap"} else "drift"
     return {"as_of": instant(latest["window_end"]).isoformat(),
-            "trigger": {"kind": "drift", "evidence": jsonable(evidence)}}
+            "trigger": {"kind": kind, "evidence": jsonable(evidence)}}
 
 
 def train_model(request: Mapping[str, Any]) -> dict:

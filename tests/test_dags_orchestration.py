@@ -58,6 +58,9 @@ def test_retrain_request_from_manual_conf_or_drift_events_never_the_clock():
     drift = orch.retrain_request({}, events)
     assert drift["as_of"] == "2025-09-17T22:00:00+00:00" and drift["trigger"]["kind"] == "drift"
     assert drift["trigger"]["evidence"] == {"2025-09-15": {"share": 0.4}, "2025-09-16": {"share": 0.5}}
+    first = orch.retrain_request({}, [{"day": "2025-09-08", "window_end": "2025-09-09T22:00:00+00:00",
+                                       "evidence": {"kind": "bootstrap"}}])
+    assert first["trigger"]["kind"] == "bootstrap"
     with pytest.raises(StageError, match="reason"):
         orch.retrain_request({"as_of": "2025-09-20T00:00:00Z"}, events)
     with pytest.raises(StageError, match="drift event"):
