@@ -26,6 +26,7 @@ SOURCE_RAW = "raw"
 INGEST_STAGES = ("ingest",)
 BUILD_STAGES = ("validate_snapshots", "detect_departures", "build_features", "validate_features")
 RETRAIN_STAGES = ("train", "evaluate", "promote")
+CATCH_UP_DAYS = 7                # build_dataset also builds unbuilt dates closed this long before its window
 DAG_IDS = ("ingest", "build_dataset", "monitor", "retrain", "score")
 
 
@@ -125,8 +126,15 @@ def planned_days(start: Any, end: Any, events: Iterable[Mapping[str, Any]] = ())
     from pipelines.datasets import service_date_hours
 
     windows = [(e["start"], e["end"]) for e in events if e.get("start") and e.get("end")]
-    days = sorted({d for w in (windows or [interval_from(start, end)]) for d in closed_days(*w)})
+    windows = windows or [interval_from(start, end)]
     params, layout = environment()
+    days = {d for w in windows for d in closed_days(*w)}
+    # Catch up: a date closed in the last week but never built (its snapshots event was coalesced into
+    # a run that had already planned, or a tick came before its ingest) is built now, not never.
+    latest = max(instant(w[1]) for w in windows)
+    missed = closed_days(latest - dt.timedelta(days=CATCH_UP_DAYS), latest)
+    unbuilt = {d for d in missed if not layout.day_file("features", dt.date.fromisoformat(d)).exists()}
+    days = sorted(days | unbuilt)
     ready = [d for d in days if all(layout.hour_file("polls", h).exists()
                                     for h in service_date_hours(params, dt.date.fromisoformat(d)))]
     if len(ready) < len(days):

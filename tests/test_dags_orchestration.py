@@ -95,9 +95,10 @@ def test_planned_days_takes_event_windows_one_by_one_and_only_ingested_dates(par
     tick = berlin(2026, 11, 23, 1)
     # the union of both windows would span 14 months of dates; one by one it is 3 dates, 1 ingested
     assert orch.planned_days(tick, tick, [backfill, today]) == ["2025-09-02"]
-    assert orch.planned_days(berlin(2025, 9, 4), berlin(2025, 9, 5)) == []
+    # 09-03 waits for its last hour; 09-02, ingested but never built, is caught up
+    assert orch.planned_days(berlin(2025, 9, 4), berlin(2025, 9, 5)) == ["2025-09-02"]
     layout.hour_file("polls", service_date_hours(params, dt.date(2025, 9, 3))[-1]).touch()
-    assert orch.planned_days(berlin(2025, 9, 4), berlin(2025, 9, 5)) == ["2025-09-03"]
+    assert orch.planned_days(berlin(2025, 9, 4), berlin(2025, 9, 5)) == ["2025-09-02", "2025-09-03"]
 
 
 def test_monitor_days_sends_the_alerts_the_monitor_asks_for_and_emits_only_retrains(layout, monkeypatch):
@@ -115,3 +116,17 @@ def test_monitor_days_sends_the_alerts_the_monitor_asks_for_and_emits_only_retra
     assert events[0]["window_end"] == "2025-09-12T22:00:00+00:00"
     queued = [p.read_text() for p in alerts.pending_messages(layout)]
     assert len(queued) == 1 and "2025-09-10" in queued[0], "one alert: the one the monitor asked for"
+
+
+def test_planned_days_catch_up_dates_that_were_never_built(params, layout):
+    from pipelines.datasets import service_date_hours
+
+    for day in (dt.date(2025, 9, 2), dt.date(2025, 9, 3)):
+        for hour in service_date_hours(params, day):
+            layout.hour_file("polls", hour).parent.mkdir(parents=True, exist_ok=True)
+            layout.hour_file("polls", hour).touch()
+    # the interval closes 2025-09-04 (not ingested); 09-02 and 09-03 were ingested but never built
+    assert orch.planned_days(berlin(2025, 9, 5), berlin(2025, 9, 6)) == ["2025-09-02", "2025-09-03"]
+    layout.day_file("features", dt.date(2025, 9, 2)).parent.mkdir(parents=True, exist_ok=True)
+    layout.day_file("features", dt.date(2025, 9, 2)).touch()
+    assert orch.planned_days(berlin(2025, 9, 5), berlin(2025, 9, 6)) == ["2025-09-03"]
