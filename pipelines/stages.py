@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("pipelines.registry_cli", "Show registered model versions, aliases and alias history"),
     "rollback": ("pipelines.registry_cli", "Restore the previous champion (audited like a promotion)"),
     "reproduce": ("pipelines.reproduce", "Rebuild a registered model version from its lineage; check its hash"),
+    "loop": ("pipelines.loop", "Play the simulated calendar through the stages in-process (no Airflow)"),
     "demo": ("pipelines.demo", "Run the closed loop on the simulator through Airflow (make demo)"),
     "airflow": ("pipelines.airflow_local", "Start Airflow standalone on 127.0.0.1:8080 under RAILCAST_HOME"),
     "mlflow-ui": ("pipelines.tracking", "Open the MLflow UI on 127.0.0.1:5000 for the embedded store"),

@@ -109,6 +109,7 @@ def test_dvc_repro_train_evaluate_and_remote_round_trip(tmp_path, tmp_path_facto
     from dvc.api import metrics_show
     from dvc.repo import Repo
 
+    monkeypatch.chdir(root)  # dvc names metrics files relative to the working directory
     shown = metrics_show(repo=str(root))
     assert shown["data/metrics/evaluate.json:mae"] == pytest.approx(evaluated["mae"])
 
