@@ -17,6 +17,7 @@ from pipelines import monitor_checks as mc
 from pipelines import monitor_inputs as mi
 from pipelines.config import Params
 from pipelines.datasets import close_time
+from pipelines.day_args import add_day_list_arguments, day_list
 from pipelines.errors import StageError
 from pipelines.storage import Layout, read_json, write_json
 
@@ -126,21 +127,13 @@ def log_check(layout: Layout, reference: mi.Reference, version: str, day: dt.dat
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `railcast monitor`: the service dates to check, like the other per-day stages."""
-    parser.add_argument("--date", "--day", dest="day", type=dt.date.fromisoformat, action="append",
-                        default=[],
-                        help="service date whose window to check (repeatable, checked in order)")
-    parser.add_argument("--start-date", type=dt.date.fromisoformat, help="first service date of a range")
-    parser.add_argument("--days", type=int, default=1, help="number of service dates from --start-date")
+    """Options of `railcast monitor`."""
+    add_day_list_arguments(parser, "check (its window ending that day)")
 
 
 def main(args: argparse.Namespace, params: Params) -> dict:
     """CLI front-end of `railcast monitor`."""
     layout = Layout(params, args.home)
-    days = list(args.day)
-    if args.start_date:
-        days += [args.start_date + dt.timedelta(days=i) for i in range(args.days)]
-    if not days:
-        raise StageError("monitor: give --date YYYY-MM-DD (repeatable) or --start-date YYYY-MM-DD [--days N]")
+    days = day_list(args, "monitor")
     results = {d.isoformat(): run(params, layout, d) for d in sorted(days)}
     return next(iter(results.values())) if len(results) == 1 else results

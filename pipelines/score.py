@@ -20,6 +20,7 @@ from pipelines import promote, tracking
 from pipelines import schema as s
 from pipelines.config import Params
 from pipelines.datasets import close_time
+from pipelines.day_args import add_day_list_arguments, day_list
 from pipelines.errors import StageError
 from pipelines.storage import Layout, write_parquet
 from pipelines.timeutil import parse_instant
@@ -78,19 +79,11 @@ def run(params: Params, layout: Layout, day: dt.date) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `railcast score`."""
-    parser.add_argument("--date", "--day", dest="day", type=dt.date.fromisoformat, action="append",
-                        default=[],
-                        help="service date to score (repeatable)")
-    parser.add_argument("--start-date", type=dt.date.fromisoformat, help="first service date of a range")
-    parser.add_argument("--days", type=int, default=1, help="number of service dates from --start-date")
+    add_day_list_arguments(parser, "score")
 
 
 def main(args: argparse.Namespace, params: Params) -> dict:
     """Score the chosen service dates."""
     layout = Layout(params, args.home)
-    days = list(args.day)
-    if args.start_date:
-        days += [args.start_date + dt.timedelta(days=i) for i in range(args.days)]
-    if not days:
-        raise StageError("score: give --date YYYY-MM-DD (repeatable) or --start-date YYYY-MM-DD [--days N]")
+    days = day_list(args, "score")
     return {d.isoformat(): run(params, layout, d) for d in days}
