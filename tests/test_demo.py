@@ -20,9 +20,10 @@ from pipelines.errors import StageError
 from pipelines.mail_capture import MailCapture, subjects
 from pipelines.storage import Layout, write_json
 
-SLOW = pytest.mark.skipif(os.environ.get("RAILCAST_SLOW_TESTS") != "1",
-                          reason="starts Airflow standalone and runs a shortened demo (minutes, ~2 GB): "
-                                 "set RAILCAST_SLOW_TESTS=1")
+# The one Airflow-standalone test in `make test` (about 3.5 minutes on a quiet 2-core machine): the closed
+# loop itself. RAILCAST_SKIP_DEMO_E2E=1 leaves it out for a quick local run.
+SLOW = pytest.mark.skipif(os.environ.get("RAILCAST_SKIP_DEMO_E2E") == "1",
+                          reason="RAILCAST_SKIP_DEMO_E2E=1: the shortened demo through Airflow is skipped")
 SUMMARY_KEYS = {"scenario", "event_start_day", "elapsed_seconds", "emails", "reports", "promotions", "days"}
 DAY_KEYS = {"day", "date", "drift_verdict", "retrain_triggered", "champion_version", "mae_champion",
             "mae_persistence", "mae_without_retraining", "mae_board_forecast"}
