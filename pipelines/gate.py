@@ -48,12 +48,18 @@ def cluster_bootstrap_upper(diff: np.ndarray, groups: np.ndarray, samples: int, 
     return float(np.quantile(np.concatenate(means), 1 - (1 - level) / 2))
 
 
-def check_champion_gain(challenger_mae: float, champion_mae: float, min_gain: float) -> Check:
-    gain = relative_gain(champion_mae, challenger_mae)
+def _gain_check(name: str, what: str, gain_word: str, challenger_mae: float, reference_mae: float,
+                min_gain: float) -> Check:
+    """Pass when the challenger's MAE is at least `min_gain` (relative) below the reference's."""
+    gain = relative_gain(reference_mae, challenger_mae)
     ok = bool(gain >= min_gain)
-    return Check("champion_gain", ok, gain, min_gain,
-                 f"MAE {challenger_mae:.3f} vs champion {champion_mae:.3f}: relative gain {gain:.2%} "
+    return Check(name, ok, gain, min_gain,
+                 f"MAE {challenger_mae:.3f} vs {what} {reference_mae:.3f}: {gain_word} {gain:.2%} "
                  f"{'>=' if ok else 'is not >='} {min_gain:.2%}")
+
+
+def check_champion_gain(challenger_mae: float, champion_mae: float, min_gain: float) -> Check:
+    return _gain_check("champion_gain", "champion", "relative gain", challenger_mae, champion_mae, min_gain)
 
 
 def check_bootstrap(upper: float) -> Check:
@@ -82,11 +88,7 @@ def check_classes(challenger: dict[str, dict], champion: dict[str, dict], max_de
 
 
 def check_persistence(challenger_mae: float, persistence_mae: float, min_gain: float) -> Check:
-    gain = relative_gain(persistence_mae, challenger_mae)
-    ok = bool(gain >= min_gain)
-    return Check("persistence_gain", ok, gain, min_gain,
-                 f"MAE {challenger_mae:.3f} vs persistence {persistence_mae:.3f}: gain {gain:.2%} "
-                 f"{'>=' if ok else 'is not >='} {min_gain:.2%}")
+    return _gain_check("persistence_gain", "persistence", "gain", challenger_mae, persistence_mae, min_gain)
 
 
 def decide(rules: Gate, challenger: dict, persistence_mae: float, champion: dict | None = None,
