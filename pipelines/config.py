@@ -141,6 +141,7 @@ class Monitor:
     num_threshold: float
     cat_threshold: float
     null_rate_threshold: float
+    unseen_share_threshold: float
     segment_threshold: float
     segment_min_rows: int
     min_labeled_rows: int

@@ -21,10 +21,16 @@ UNSEEN = 0      # reserved code for a category value the model never saw (and fo
 NULL_TOKEN = ""  # nulls share one vocabulary entry so "unknown" and "missing" stay distinct when seen
 
 
+def _as_text(column: pd.Series) -> pd.Series:
+    """A categorical feature as Python strings, nulls as NULL_TOKEN (numbers stored as text compare equal)."""
+    if column.dtype != object or pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty"):
+        column = column.astype("string")
+    return column.fillna(NULL_TOKEN).astype(object)
+
+
 def build_vocabularies(frame: pd.DataFrame) -> dict[str, list[str]]:
     """Sorted distinct values of every categorical feature; code i+1 is value i, code 0 is unseen."""
-    return {col: sorted(set(frame[col].astype("string").fillna(NULL_TOKEN).tolist()))
-            for col in s.FEATURE_CATEGORICAL}
+    return {col: sorted(_as_text(frame[col]).unique().tolist()) for col in s.FEATURE_CATEGORICAL}
 
 
 def feature_matrix(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> pd.DataFrame:
@@ -32,9 +38,8 @@ def feature_matrix(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> pd.DataF
     out = {col: pd.to_numeric(frame[col], errors="coerce").astype("float64").to_numpy()
            for col in s.FEATURE_NUMERIC}
     for col in s.FEATURE_CATEGORICAL:
-        index = pd.Index(vocab[col])
-        codes = index.get_indexer(frame[col].astype("string").fillna(NULL_TOKEN))
-        out[col] = (codes + 1).astype("int32")  # get_indexer gives -1 for unseen: becomes UNSEEN
+        codes = pd.Categorical(_as_text(frame[col]), categories=vocab[col]).codes
+        out[col] = (codes + 1).astype("int32")  # -1 for a value outside the vocabulary: becomes UNSEEN
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -42,6 +42,9 @@ def _other_lines(evidence: dict) -> list[str]:
     lines += [f"  null rate of {c}: {_fmt(r['reference'])} -> {_fmt(r['current'])} "
               f"(threshold {_fmt(r['threshold'])})"
               for c, r in sorted(evidence.get("null_rates", {}).items())]
+    lines += [f"  values of {c} the reference never had: {_fmt(u['share'])} of rows, e.g. "
+              f"{', '.join(u['examples'])} (threshold {_fmt(u.get('threshold'))})"
+              for c, u in sorted(evidence.get("unseen_categories", {}).items()) if u.get("drifted")]
     return lines
 
 

@@ -157,12 +157,15 @@ def check_window(m: Monitor, reference: pd.DataFrame, current: pd.DataFrame) -> 
                "segment_drift": any(r["drifted"] for r in segments),
                "null_rate_drift": any(r["drifted"] for r in nulls.values()), "skill_drop": perf["degraded"]}
     unseen = unseen_categories(reference, current, categorical)
+    signals["unseen_categories"] = any(u["share"] > m.unseen_share_threshold for u in unseen.values())
     evidence = {"rows": {"reference": len(reference), "current": len(current), "reference_sampled": len(ref),
                          "current_sampled": len(cur), "sample_rows": m.sample_rows,
                          "sample_seed": m.sample_seed},
                 "features": columns, "drift_share": share, "prediction": prediction,
                 "null_rates": {c: r for c, r in nulls.items() if r["drifted"]},
-                "unseen_categories": {c: u for c, u in unseen.items() if u["share"] > 0},
+                "unseen_categories": {c: u | {"threshold": m.unseen_share_threshold,
+                                              "drifted": u["share"] > m.unseen_share_threshold}
+                                      for c, u in unseen.items() if u["share"] > 0},
                 "segments": drifted_segments(segments), "segments_tested": len(segments),
                 "skill": perf, "signals": signals, "drifted": any(signals.values())}
     return snapshot, evidence

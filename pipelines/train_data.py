@@ -105,20 +105,9 @@ def split_days(params: Params, layout: Layout, as_of: dt.datetime,
 
 
 def read_frame(params: Params, layout: Layout, days: list[dt.date], as_of: dt.datetime) -> pd.DataFrame:
-    """Labeled rows of `days` as of as_of, sorted by prediction time (stable order = stable model)."""
+    """Labeled rows of `days` as of as_of, sorted by prediction time then departure id (stable model)."""
     frame = read_training_frame(params, layout, days, as_of)
-    frame = frame[frame[s.LABEL].notna()].reset_index(drop=True)
-    # The as-of join already sorts; sorting a million string ids again costs seconds.
-    if frame[s.T_PRED].is_monotonic_increasing and _ties_ordered(frame):
-        return frame
-    return frame.sort_values([s.T_PRED, s.DEPARTURE_ID], kind="mergesort").reset_index(drop=True)
-
-
-def _ties_ordered(frame: pd.DataFrame) -> bool:
-    """True when rows sharing a prediction time are ordered by departure id."""
-    same = frame[s.T_PRED].to_numpy()[1:] == frame[s.T_PRED].to_numpy()[:-1]
-    ids = frame[s.DEPARTURE_ID].to_numpy()
-    return bool((ids[1:][same] >= ids[:-1][same]).all())
+    return frame[frame[s.LABEL].notna()].reset_index(drop=True)
 
 
 def validation_split(frame: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -92,7 +92,8 @@ def plot_residuals(label: np.ndarray, pred: np.ndarray, target: Path) -> Path:
 
     fig = Figure(figsize=(10, 4))
     left, right = fig.subplots(1, 2)
-    left.scatter(label, pred, s=3, alpha=0.3)
+    # A density of points, not a scatter: readable (and fast) at a hundred thousand holdout rows.
+    left.hexbin(label, pred, gridsize=60, bins="log", mincnt=1, cmap="viridis")
     hi = float(np.nanmax(np.concatenate([label, pred, [1.0]])))
     left.plot([0, hi], [0, hi], color="grey", linewidth=1)
     left.set_xlabel("actual arrival delay, min")

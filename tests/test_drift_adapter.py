@@ -104,3 +104,20 @@ def test_skill_and_its_threshold() -> None:
     assert check["judged"] and check["degraded"] and check["threshold"] == pytest.approx(0.6)
     few = monitor_checks.skill_check(now, holdout, dataclasses.replace(monitor, min_labeled_rows=5))
     assert not few["judged"] and not few["degraded"]
+
+
+def test_unseen_categories_signal_drift_above_their_threshold() -> None:
+    """New values (a timetable change's new lines) are a drift signal of their own, with a threshold."""
+    monitor = load_params().monitor
+    ref = pd.DataFrame({c: np.arange(N, dtype="float64") % 7 for c in s.FEATURE_NUMERIC})
+    for c in s.FEATURE_CATEGORICAL:
+        ref[c] = np.where(np.arange(N) % 2, "u", "v")
+    few, many = ref.copy(), ref.copy()
+    few.loc[few.index[:10], s.LINE] = "RE 99"          # 0.7% of rows: below the threshold
+    many.loc[many.index[:150], s.LINE] = "RE 99"       # 10% of rows
+    quiet = monitor_checks.check_window(monitor, ref, few)[1]
+    loud = monitor_checks.check_window(monitor, ref, many)[1]
+    assert not quiet["signals"]["unseen_categories"]
+    assert loud["signals"]["unseen_categories"] and loud["drifted"]
+    assert loud["unseen_categories"][s.LINE] == {"share": 0.1, "examples": ["RE 99"],
+                                                 "threshold": monitor.unseen_share_threshold, "drifted": True}
