@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipelines import airflow_local
+from pipelines.airflow_api import AirflowApi, AirflowError
 from pipelines.datasets import closed_service_dates
-from pipelines.demo_api import AirflowApi, AirflowError
 from pipelines.demo_preload import plugin_env, write_plugin
 from pipelines.orchestration import DAG_IDS, REGISTRY_POOL
 from pipelines.storage import Layout

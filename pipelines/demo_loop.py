@@ -11,9 +11,9 @@ import datetime as dt
 import time
 from typing import Any
 
+from pipelines.airflow_api import AirflowApi, AirflowError
 from pipelines.config import Params
 from pipelines.demo_airflow import RUN_PREFIX, Progress, trigger_day
-from pipelines.demo_api import AirflowApi, AirflowError
 from pipelines.storage import Layout, read_json
 from pipelines.validation_gate import ledger_file
 

@@ -97,7 +97,8 @@ def label_errors(labels: pd.DataFrame, departures: pd.DataFrame,
             "label_error_max_min": round(float(error.max()), 4)}
 
 
-TRAINING_SCHEMA = pa.schema([*FEATURES_SCHEMA, LABELS_SCHEMA.field(s.LABEL), LABELS_SCHEMA.field(s.LABELED_AT)])
+TRAINING_SCHEMA = pa.schema([*FEATURES_SCHEMA, LABELS_SCHEMA.field(s.LABEL),
+                             LABELS_SCHEMA.field(s.LABELED_AT)])
 _TRAINING_JOIN = f"""
 SELECT f.*, l.{s.LABEL}, l.{s.LABELED_AT} FROM read_parquet($features) f
 JOIN (SELECT {s.DEPARTURE_ID}, {s.LABEL}, {s.LABELED_AT} FROM read_parquet($labels)
@@ -106,8 +107,8 @@ USING ({s.DEPARTURE_ID})
 ORDER BY {s.T_PRED}, {s.DEPARTURE_ID}
 """
 _LABEL_COUNTS = f"""
-SELECT count(*) FILTER (WHERE CAST({s.LABELED_AT} AS TIMESTAMPTZ) <= $as_of AND {s.LABEL_STATUS} = '{UNLABELABLE}')
-FROM read_parquet($labels)
+SELECT count(*) FROM read_parquet($labels)
+WHERE CAST({s.LABELED_AT} AS TIMESTAMPTZ) <= $as_of AND {s.LABEL_STATUS} = '{UNLABELABLE}'
 """
 
 

@@ -36,7 +36,7 @@ def standalone(tmp_path_factory):
     started = {"proc": proc, "seen": set()}
     try:
         airflow_local.wait_healthy(port, proc, timeout_s=300)
-        api = AirflowApi(port, password)
+        api = AirflowApi(port, airflow_local.ADMIN, password)
         assert set(api.wait_dags(orchestration.DAG_IDS).values()) == {True}, "paused at creation"
         api.set_paused("retrain", False)
         started["seen"] = family(proc.pid, set())
@@ -51,14 +51,14 @@ def test_retrain_manual_then_asset_triggered_under_the_scheduler(standalone):
     first = dt.date.fromisoformat(standalone["params"].simulation.start_date)
     as_of = write_days(standalone["params"], layout, first, 5, 500)
     assert {p["name"]: p["slots"] for p in api.call("GET", "/api/v2/pools")["pools"]}["registry"] == 1
-    manual = api.trigger("retrain", {"reason": "first model", "as_of": as_of.isoformat()})
-    assert api.wait_run("retrain", manual["dag_run_id"])["state"] == "success"
+    manual = api.trigger_manual("retrain", {"reason": "first model", "as_of": as_of.isoformat()})
+    assert api.wait_finished("retrain", manual["dag_run_id"])["state"] == "success"
     drift = api.call("GET", f"/api/v2/assets?uri_pattern={orchestration.ASSET_DRIFT}")["assets"][0]
     api.call("POST", "/api/v2/assets/events", {"asset_id": drift["id"], "extra": {
         "day": "2025-09-05", "window_end": as_of.isoformat(), "evidence": {"drifted": ["delay_at_pred"]}}})
     triggered = wait_asset_run(api)
     assert triggered["logical_date"] is None and triggered["run_type"] == "asset_triggered"
-    assert api.wait_run("retrain", triggered["dag_run_id"])["state"] == "success"
+    assert api.wait_finished("retrain", triggered["dag_run_id"])["state"] == "success"
     assert tracking.get_alias(layout, tracking.CHAMPION) == "1"
     refused = [e for e in promote.read_audit(layout) if e["action"] == "refused"]
     assert [e["to"] for e in refused] == ["2"], "the identical retrain must not beat the champion"

@@ -172,7 +172,7 @@ def test_api_client_retries_server_errors_and_treats_a_repeated_trigger_as_done(
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from pipelines.demo_api import AirflowApi
+    from pipelines.airflow_api import AirflowApi
 
     calls: list[str] = []
 
