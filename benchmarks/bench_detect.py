@@ -30,6 +30,7 @@ DAY = dt.date(2025, 9, 1)
 SCALES = (1, 3, 10, 30)
 POLL_S, JITTER_S, FAILED, LOOKAHEAD_MIN, TRAINS_PER_STATION = 180, 30, 0.05, 180, 200
 ROUTES = [f"Origin {i}|Mid {i % 7}|Hub {i % 3}|Terminus {i}" for i in range(40)]
+PLATFORMS = ["1", "2", "3", "4"]
 LINES = ["ICE 1555", "IC 2013", "RE 7", "RB 59", "S 1", "S 4", "RE 1", "RB 33"]
 
 
@@ -92,10 +93,12 @@ def _snapshot_table(rng: np.random.Generator, train: np.ndarray, poll: np.ndarra
         s.TRAIN: dict_col(line, LINES), s.CATEGORY: dict_col(line, [x.split()[0] for x in LINES]),
         s.TRAIN_NUMBER: pa.array((10000 + train).astype(str)), s.TRAIN_CLASSES: dict_col(line * 0, ["N"]),
         s.DESTINATION: dict_col(route, [r.split("|")[-1] for r in ROUTES]),
-        s.PLATFORM: dict_col(line % 4, ["1", "2", "3", "4"]), s.SCHEDULED_PLATFORM: dict_col(line % 4, ["1", "2", "3", "4"]),
+        s.PLATFORM: dict_col(line % 4, PLATFORMS), s.SCHEDULED_PLATFORM: dict_col(line % 4, PLATFORMS),
         s.SCHEDULED_ARRIVAL: _ts(sched[train] - 60), s.SCHEDULED_DEPARTURE: _ts(sched[train]),
-        s.DELAY_ARRIVAL: pa.array(delay[train].astype("int16")), s.DELAY_DEPARTURE: pa.array(delay[train].astype("int16")),
-        s.IS_CANCELLED: pa.array(np.zeros(train.size, bool)), s.MISSING_REALTIME: pa.array(np.zeros(train.size, bool)),
+        s.DELAY_ARRIVAL: pa.array(delay[train].astype("int16")),
+        s.DELAY_DEPARTURE: pa.array(delay[train].astype("int16")),
+        s.IS_CANCELLED: pa.array(np.zeros(train.size, bool)),
+        s.MISSING_REALTIME: pa.array(np.zeros(train.size, bool)),
         s.REASON_CODES: dict_col(line * 0, [""]), s.ROUTE: dict_col(route, ROUTES),
         s.CANCELLED_STOPS: dict_col(line * 0, [""]), s.ADDITIONAL_STOPS: dict_col(line * 0, [""]),
         s.VIA: dict_col(route, [r.split("|", 1)[1] for r in ROUTES]),
@@ -105,11 +108,13 @@ def _snapshot_table(rng: np.random.Generator, train: np.ndarray, poll: np.ndarra
 
 def write_day(params: Params, layout: Layout, snaps: pa.Table, polls: pa.Table) -> None:
     """Hour partitions sorted like ingest writes them, and a passed validation ledger."""
-    for name, table, sort in (("snapshots", snaps, s.SNAPSHOT_KEY), ("polls", polls, (s.STATION, s.POLL_TIME))):
+    sorts = (("snapshots", snaps, s.SNAPSHOT_KEY), ("polls", polls, (s.STATION, s.POLL_TIME)))
+    for name, table, sort in sorts:
         hours = pa.compute.floor_temporal(table[s.POLL_TIME], unit="hour")
         table = table.append_column("_hour", hours)
         for hour in datasets.service_date_hours(params, DAY):
-            part = table.filter(pa.compute.equal(table["_hour"], pa.scalar(hour, s.TS))).drop_columns(["_hour"])
+            in_hour = pa.compute.equal(table["_hour"], pa.scalar(hour, s.TS))
+            part = table.filter(in_hour).drop_columns(["_hour"])
             schema = s.SNAPSHOT_SCHEMA if name == "snapshots" else s.POLLS_SCHEMA
             part = part.cast(schema).sort_by([(c, "ascending") for c in sort])
             write_parquet(part, layout.hour_file(name, hour))
@@ -140,7 +145,8 @@ def measure(params: Params, scale: int, root: Path) -> dict[str, Any]:
     stage_s = time.perf_counter() - t0
     base_s = min(group_by_baseline(layout, params) for _ in range(2))
     rows = result["n_snapshot_rows"]
-    return {"days_worth": scale, "rows": rows, "departures": result["n_departures"], "generate_s": round(gen_s, 2),
+    return {"days_worth": scale, "rows": rows, "departures": result["n_departures"],
+            "generate_s": round(gen_s, 2),
             "stage_s": round(stage_s, 3), "stage_rows_per_s": round(rows / stage_s),
             "groupby_s": round(base_s, 3), "groupby_rows_per_s": round(rows / base_s),
             "stage_over_groupby": round(stage_s / base_s, 2), "dirty_groups": result["n_dirty_groups"]}

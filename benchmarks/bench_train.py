@@ -135,6 +135,7 @@ def run(rows: int = 1_000_000) -> dict:
             "lightgbm_fit_s": round(fit_time["s"], 2),
             "outside_lightgbm_share": round(1 - fit_time["s"] / wall, 3),
             "lightgbm_predict_s": round(predict_time["s"], 2),
-            "outside_lightgbm_train_and_predict_share": round(1 - (fit_time["s"] + predict_time["s"]) / wall, 3),
+            "outside_lightgbm_train_and_predict_share":
+                round(1 - (fit_time["s"] + predict_time["s"]) / wall, 3),
             "target_outside_share": 0.15, "cold_start_s": round(cold, 2), "mae": round(result["mae"], 3),
             "mae_persistence": round(result["mae_persistence"], 3)}

@@ -17,7 +17,8 @@ from pipelines.timeutil import hours_between, local_midnight_utc
 
 def close_time(params: Params, day: dt.date) -> dt.datetime:
     """When service date `day` closes: Berlin midnight after it plus detection.close_after_hours."""
-    return local_midnight_utc(day + dt.timedelta(days=1)) + dt.timedelta(hours=params.detection.close_after_hours)
+    after = dt.timedelta(hours=params.detection.close_after_hours)
+    return local_midnight_utc(day + dt.timedelta(days=1)) + after
 
 
 def closed_service_dates(params: Params, start: dt.datetime, end: dt.datetime) -> list[dt.date]:

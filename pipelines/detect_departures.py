@@ -61,7 +61,8 @@ def pooled_metrics(params: Params, layout: Layout, days: list[dt.date]) -> dict[
         departures = pq.read_table(layout.day_file("departures", day))
         parts.append(compare(departures, pq.read_table(truth_file), stations, day))
     if not parts:
-        raise StageError("no simulator truth for these dates: departure metrics need `railcast simulate` data")
+        raise StageError("no simulator truth for these dates: departure metrics need "
+                         "`railcast simulate` data")
     return {"days": len(parts), **summarize(parts)}
 
 

@@ -76,7 +76,8 @@ def departure_row(session: list[dict], good: list[dt.datetime], window: Window) 
                   and r[s.PLATFORM] != r[s.SCHEDULED_PLATFORM] for r in session)
     return {
         s.DEPARTURE_ID: departure_id(last[s.SERVICE_DATE], last[s.TRAIN_NUMBER], last[s.STATION]),
-        **{c: last[c] for c in (s.STATION, s.SERVICE_DATE, s.TRAIN_NUMBER, s.TRAIN, s.CATEGORY, s.DESTINATION)},
+        **{c: last[c] for c in (s.STATION, s.SERVICE_DATE, s.TRAIN_NUMBER, s.TRAIN, s.CATEGORY,
+                                s.DESTINATION)},
         s.PLANNED_DESTINATION: None if route is None else route.split("|")[-1], s.ROUTE: route,
         s.SCHEDULED_DEPARTURE: last[s.SCHEDULED_DEPARTURE], s.FIRST_SEEN: first[s.POLL_TIME],
         s.LAST_SEEN: last[s.POLL_TIME], s.N_POLLS: len(session), s.DELAY_DEPARTURE: last[s.DELAY_DEPARTURE],

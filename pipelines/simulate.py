@@ -126,7 +126,8 @@ def run_parallel(params: Params, layout: Layout, start: dt.datetime, end: dt.dat
                    progress=lambda line: print(line, file=sys.stderr, flush=True))
     cuts = [days[round(i * len(days) / workers)] for i in range(workers)]
     bounds = [max(start, local_midnight_utc(d)) for d in cuts] + [end]
-    jobs = [(params, layout, lo, hi, scenario, faults) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    jobs = [(params, layout, lo, hi, scenario, faults)
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
     # spawn, not fork: DuckDB and Arrow thread pools must not be copied mid-flight into a child.
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         parts = pool.map(_chunk, jobs)

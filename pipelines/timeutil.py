@@ -58,7 +58,7 @@ SERVICE_DAY_START_HOUR = 4
 
 
 def service_date_for_local(local: dt.datetime) -> dt.date:
-    """Service day of a stop at Berlin wall-clock time `local`: times before 04:00 belong to the day before."""
+    """Service day of a stop at Berlin wall-clock time `local` (times before 04:00: the day before)."""
     local = local.astimezone(BERLIN) if local.tzinfo else local
     day = local.date()
     return day - dt.timedelta(days=1) if local.hour < SERVICE_DAY_START_HOUR else day

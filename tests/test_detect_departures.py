@@ -91,7 +91,8 @@ def test_quarantined_rows_are_not_sightings(params: Params, layout: Layout, scen
     assert (dep[s.N_POLLS], result["n_quarantined_keys"]) == (13, 1)
 
 
-def test_cli_runs_the_stage(params: Params, layout: Layout, scenario: dict, capsys: pytest.CaptureFixture) -> None:
+def test_cli_runs_the_stage(params: Params, layout: Layout, scenario: dict,
+                            capsys: pytest.CaptureFixture) -> None:
     set_verdict(layout, "passed")
     assert cli.main(["detect_departures", "--home", str(layout.root), "--date", DAY.isoformat()]) == 0
     assert '"n_departures": 1' in capsys.readouterr().out

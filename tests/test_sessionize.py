@@ -32,11 +32,13 @@ def snap(station: str, at: dt.datetime, number: str, **over: Any) -> dict[str, A
 
 
 def poll(station: str, at: dt.datetime, status: str = "ok") -> dict[str, Any]:
-    return {s.STATION: station, s.POLL_TIME: at, s.POLL_STATUS: status, s.POLL_RECORDS: 0, s.POLL_REASON: None}
+    return {s.STATION: station, s.POLL_TIME: at, s.POLL_STATUS: status, s.POLL_RECORDS: 0,
+            s.POLL_REASON: None}
 
 
 def tables(rows: list[dict], polls: list[dict]) -> tuple[pa.Table, pa.Table]:
-    return pa.Table.from_pylist(rows, schema=s.SNAPSHOT_SCHEMA), pa.Table.from_pylist(polls, schema=s.POLLS_SCHEMA)
+    return (pa.Table.from_pylist(rows, schema=s.SNAPSHOT_SCHEMA),
+            pa.Table.from_pylist(polls, schema=s.POLLS_SCHEMA))
 
 
 def both(rows: list[dict], polls: list[dict], close: dt.datetime = FAR) -> tuple[list[dict], dict]:
@@ -62,7 +64,8 @@ def test_worked_example_holzwickede() -> None:
     """DOMAIN.md section 2: RE 7 / 32557 seen 12:13-12:21, window closes 12:28, departed 12:21."""
     sched = dt.datetime(2022, 6, 20, 10, 19, tzinfo=UTC)
     times = grid(T0, [0, 2, 4, 6, 8])
-    rows = [snap(HOLZ, t, "32557", sched=sched, delay_departure=d) for t, d in zip(times, [1, 1, 2, 2, 2])]
+    rows = [snap(HOLZ, t, "32557", sched=sched, delay_departure=d)
+            for t, d in zip(times, [1, 1, 2, 2, 2], strict=True)]
     polls = [poll(HOLZ, t) for t in grid(T0, range(0, 30, 2))]
     (dep,), counts = both(rows, polls)
     assert dep[s.LAST_SEEN] == dt.datetime(2022, 6, 20, 10, 21, tzinfo=UTC)
@@ -87,7 +90,8 @@ def test_estimate_is_forecast_but_never_before_last_seen() -> None:
 
 def test_estimate_never_after_the_next_good_poll() -> None:
     """A stale forecast of +15 min is cut at the first good poll that no longer shows the train."""
-    rows = [snap(HOLZ, t, "1", sched=T0 + dt.timedelta(minutes=4), delay_departure=15) for t in grid(T0, [0, 3])]
+    rows = [snap(HOLZ, t, "1", sched=T0 + dt.timedelta(minutes=4), delay_departure=15)
+            for t in grid(T0, [0, 3])]
     polls = [poll(HOLZ, t) for t in grid(T0, [0, 3])] + [poll(HOLZ, T0 + dt.timedelta(minutes=6), "failed")]
     polls += [poll(HOLZ, t) for t in grid(T0, [9, 12])]
     (dep,), _ = both(rows, polls)

@@ -35,13 +35,15 @@ def station_stream(draw: st.DrawFn, station: str) -> tuple[list[dict], list[dict
         for i in range(first, last + 1):
             shown = status[i] == "ok" and draw(st.integers(0, 9)) > 0  # a few glitches drop a record
             if shown or draw(st.integers(0, 30)) == 0:                 # rarely a row at a non-ok poll
-                rows += [_row(draw, station, times[i], number) for _ in range(draw(st.sampled_from([1] * 8 + [2])))]
+                copies = draw(st.sampled_from([1] * 8 + [2]))
+                rows += [_row(draw, station, times[i], number) for _ in range(copies)]
     return rows, polls
 
 
 def _row(draw: st.DrawFn, station: str, at: dt.datetime, number: str) -> dict:
     sched = draw(st.sampled_from([T0 + dt.timedelta(minutes=40), T0 + dt.timedelta(minutes=90), None]))
-    return snap(station, at, number, sched=sched, day=draw(st.sampled_from([T0.date(), T0.date() + dt.timedelta(1)])),
+    day = draw(st.sampled_from([T0.date(), T0.date() + dt.timedelta(1)]))
+    return snap(station, at, number, sched=sched, day=day,
                 delay_departure=draw(st.sampled_from([0, 1, 4, 25, -1, None])),
                 is_cancelled=draw(st.sampled_from([False] * 5 + [True, None])),
                 platform=draw(st.sampled_from(["2", "2", "3", None])),
@@ -58,13 +60,15 @@ def streams(draw: st.DrawFn) -> tuple[list[dict], list[dict]]:
     return draw(st.permutations(rows)), draw(st.permutations(polls))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(stream=streams(), gap=st.sampled_from([3, 5, 7]), grace=st.sampled_from([0, 2]),
        close_min=st.integers(20, 400))
 def test_vectorized_equals_reference(stream: tuple[list[dict], list[dict]], gap: int, grace: int,
                                      close_min: int) -> None:
     snaps, polls = tables(*stream)
-    window = Window(dt.timedelta(minutes=gap), dt.timedelta(minutes=grace), T0 + dt.timedelta(minutes=close_min))
+    window = Window(dt.timedelta(minutes=gap), dt.timedelta(minutes=grace),
+                    T0 + dt.timedelta(minutes=close_min))
     fast, counts = detect(snaps, polls, window)
     slow, ref_counts = detect_reference(snaps, polls, window)
     assert fast.equals(slow), (fast.to_pylist(), slow.to_pylist())
