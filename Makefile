@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 export RAILCAST_HOME ?= $(CURDIR)/.railcast
 PY := .venv/bin/python
 
-.PHONY: help setup test test-all demo bench lint airflow mlflow clean
+.PHONY: help setup test test-quick demo bench lint airflow mlflow clean
 
 help: ## Show this help
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,11 +18,11 @@ help: ## Show this help
 
 setup: .venv/.synced ## Create the environment from uv.lock (installs uv with pip if missing)
 
-test: setup ## Run the test suite (what CI runs; under 10 minutes on 2 cores)
+test: setup ## Run the whole test suite, Airflow end to end included (what CI runs; ~15 min on 2 cores)
 	$(PY) -m pytest -q tests
 
-test-all: setup ## The suite plus the slow Airflow-standalone tests (scheduler, backfill, e2e, demo)
-	RAILCAST_SLOW_TESTS=1 $(PY) -m pytest -q tests
+test-quick: setup ## The suite without the Airflow end-to-end tests (scheduler, backfill, e2e, demo; ~7 min)
+	RAILCAST_QUICK_TESTS=1 $(PY) -m pytest -q tests
 
 lint: setup ## Ruff over the code
 	.venv/bin/ruff check pipelines dags tests benchmarks

@@ -1,5 +1,5 @@
 """`railcast demo`: calendar intervals, mail capture, home handling and reports (fast), and the closed loop
-end to end through `airflow standalone` on a shortened calendar (slow: RAILCAST_SLOW_TESTS=1)."""
+end to end through `airflow standalone` on a shortened calendar (skipped by RAILCAST_QUICK_TESTS=1)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import email
 import email.policy
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,8 @@ from pipelines.datasets import closed_service_dates
 from pipelines.errors import StageError
 from pipelines.mail_capture import MailCapture, subjects
 from pipelines.storage import Layout, write_json
+from tests.airflow_helpers import slow
 
-# The one Airflow-standalone test in `make test` (about 3.5 minutes on a quiet 2-core machine): the closed
-# loop itself. RAILCAST_SKIP_DEMO_E2E=1 leaves it out for a quick local run.
-SLOW = pytest.mark.skipif(os.environ.get("RAILCAST_SKIP_DEMO_E2E") == "1",
-                          reason="RAILCAST_SKIP_DEMO_E2E=1: the shortened demo through Airflow is skipped")
 SUMMARY_KEYS = {"scenario", "event_start_day", "elapsed_seconds", "emails", "reports", "promotions", "days"}
 DAY_KEYS = {"day", "date", "drift_verdict", "retrain_triggered", "champion_version", "mae_champion",
             "mae_persistence", "mae_without_retraining", "mae_board_forecast"}
@@ -144,7 +140,7 @@ def processes_of(airflow_home: Path) -> list[int]:
     return found
 
 
-@SLOW
+@slow  # the closed loop itself through Airflow standalone (about 3.5 min on a quiet 2-core machine)
 def test_the_closed_loop_through_airflow(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     params = load_params(small_params(tmp_path))
