@@ -17,17 +17,14 @@ import tempfile
 import time
 
 from pipelines import loop
-from pipelines import schema as s
-from pipelines.config import Params, Scenario, load_params, scenario
-from pipelines.skill import daily_scores, pooled_skill
+from pipelines.config import Params, load_params, scenario
+from pipelines.skill import pooled_skill
 from pipelines.storage import Layout
-from pipelines.timeutil import parse_instant
 
 # Calendar length per scenario: the issue's 30 days; a timetable change is judged within days of day 15.
 DAYS = {"construction": 30, "stationary": 30, "timetable_change": 20}
 SCENARIOS = tuple(DAYS)
 DRIFT_VERDICTS = ("drift", "deferred", "retrain")
-ALERT_VERDICTS = ("deferred", "retrain")   # the monitor emails the first of these per incident
 SKILL_RATIO_TARGET = 0.9
 
 
@@ -56,7 +53,7 @@ def event_figures(summary: dict, start_day: int) -> dict:
     records = summary["days_records"]
     post = [r for r in records if _day_no(first, r["day"]) >= start_day]
     signal = _first(post, is_drift)
-    alert = _first(post, lambda r: r["drift_verdict"] in ALERT_VERDICTS and r.get("verdict_kind") == "drift")
+    alert = _first(post, lambda r: r.get("alerted") and r.get("verdict_kind") == "drift")
     retrains = [r for r in drift_retrains(records) if _day_no(first, r["day"]) >= start_day]
     promoted = _first(retrains, lambda r: r["retrain"]["promoted"])
     boot = _first(records, lambda r: r.get("retrain") and r["retrain"]["promoted"])
@@ -73,9 +70,6 @@ def event_figures(summary: dict, start_day: int) -> dict:
            "promoted_version": promoted and promoted["retrain"]["version"]}
     promoted_version = out["promoted_version"]
     out["skill"] = skill_figures(records, first, start_day, promoted_version, "daily_scores")
-    if records and "segment_scores" in records[0]:
-        out["segment"] = summary.get("segment")
-        out["segment_skill"] = skill_figures(records, first, start_day, promoted_version, "segment_scores")
     return out
 
 
@@ -105,27 +99,20 @@ def stationary_figures(summary: dict) -> dict:
             "retrain_days": [_day_no(first, r["day"]) for r in retrains],
             "retrain_reasons": [r["drift_reason"] for r in retrains],
             "drift_signal_days": [_day_no(first, r["day"]) for r in records if is_drift(r)],
+            "drift_email_days": [_day_no(first, r["day"]) for r in records
+                                 if r.get("alerted") and r.get("verdict_kind") == "drift"],
             "champion_days": len(scored), "skill_champion": pooled_skill(scored)}
 
 
-def add_segment_scores(params: Params, layout: Layout, summary: dict, event: Scenario) -> None:
-    """Daily figures on the corridor a construction hits, beside the network-wide ones."""
-    if event.kind != "construction" or not event.scope:
-        return
-    summary["segment"] = {s.CORRIDOR: event.scope[0]}
-    for record in summary["days_records"]:
-        scores = record["daily_scores"]
-        record["segment_scores"] = daily_scores(params, layout, dt.date.fromisoformat(record["day"]),
-                                                parse_instant(scores["as_of"]), where=summary["segment"])
-
-
 def monitor_signals(params: Params, layout: Layout, summary: dict) -> dict[str, str]:
-    """Per day, the drift signals the monitor's decision record raised (which checks fired)."""
+    """Per day, the drift signals the monitor's decision record raised (which checks fired); marks the
+    summary's records `alerted` when the monitor sent an email that day."""
     from pipelines import monitor
 
     out = {}
     for record in summary["days_records"]:
         decision = monitor.read_decision(params, layout, dt.date.fromisoformat(record["day"]))
+        record["alerted"] = bool(decision.get("alert"))
         evidence = decision.get("evidence") or {}
         fired = sorted(k for k, v in (evidence.get("signals") or {}).items() if v)
         columns = (evidence.get("drift_share") or {}).get("columns") or []
@@ -143,7 +130,6 @@ def play(name: str, seed: int, days: int) -> dict:
         summary = loop.run_loop(params, layout, days, scenario=name, seed=seed,
                                 progress=lambda line: print(f"[{name} seed {seed}] {line}", flush=True))
         wall = time.perf_counter() - t0
-        add_segment_scores(params, layout, summary, scenario(params, name))
         signals = monitor_signals(params, layout, summary)
     start = scenario(params, name).start_day
     figures = stationary_figures(summary) if start is None or name == "stationary" else \

@@ -32,11 +32,12 @@ def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool,
 
 
 def _alert(evidence: dict, history: list[dict]) -> dict | None:
-    """The verdict's email, once per incident: the first deferred/retrain verdict of a drift incident."""
+    """The verdict's email, once per incident: the first drift verdict of an incident (the day the drift is
+    seen, before persistence allows a retrain), or the bootstrap / empty-window alert."""
     verdict, key = evidence["verdict"], evidence.get("incident_key")
     if verdict in (drift_rules.EMPTY_WINDOW, drift_rules.RETRAIN) and evidence["kind"] != "drift":
         return monitor_alert.alert_from_evidence(evidence)
-    if verdict in (drift_rules.DEFERRED, drift_rules.RETRAIN):
+    if verdict in (drift_rules.DRIFT, drift_rules.DEFERRED, drift_rules.RETRAIN) and key:
         if not any(r.get("alerted") and r.get("incident_key") == key for r in history):
             return monitor_alert.alert_from_evidence(evidence)
     return None

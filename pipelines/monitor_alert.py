@@ -62,6 +62,10 @@ def _skill_line(evidence: dict) -> str:
 
 def _next_step(evidence: dict) -> str:
     verdict, start = evidence.get("verdict"), evidence.get("event_start")
+    if verdict == "drift":
+        return (f"No retrain yet ({evidence.get('reason')}). The monitor checks every day: if the drift "
+                f"persists, a retrain is requested with its holdout on or after {start}, and the gate's "
+                f"decision is emailed. This incident sends no further drift email.")
     if verdict == "deferred":
         return (f"A retrain is requested once {evidence.get('min_post_event_days')} days since {start} have "
                 f"matured labels ({len(evidence.get('post_event_days', []))} so far), so its holdout lies "
