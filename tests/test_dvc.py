@@ -14,16 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import PROJECT_ROOT, load_params
+from pipelines.config import PROJECT_ROOT
 from pipelines.model import file_sha256
 from pipelines.stages import STAGES
+from tests.small_training import small_training
 
 DVC_FILE = PROJECT_ROOT / "dvc.yaml"
 # One LightGBM thread: OpenMP spin-waits badly on a shared, oversubscribed machine.
-ONE_THREAD = {**load_params().train.lgb_params, "num_threads": 1}
-SMALL = {"train.lgb_params": ONE_THREAD,
-         "simulation.days": 4, "train.window_days": 3, "train.min_days": 2, "train.holdout_days": 1,
-         "train.num_boost_round": 60, "train.early_stopping_rounds": 10, "gate.bootstrap_samples": 200}
+SMALL = small_training(3, 2, 60, **{"simulation.days": 4, "gate.bootstrap_samples": 200})
 
 
 def stages() -> dict:

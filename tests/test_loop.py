@@ -18,10 +18,9 @@ from pipelines.config import load_params
 from pipelines.datasets import close_time
 from pipelines.simulator.source import TruthSource
 from pipelines.storage import Layout
+from tests.small_training import small_training
 
-ONE_THREAD = {**load_params().train.lgb_params, "num_threads": 1}
-SMALL = {"train.lgb_params": ONE_THREAD, "train.window_days": 2, "train.min_days": 2, "train.holdout_days": 1,
-         "train.num_boost_round": 60, "train.early_stopping_rounds": 10, "gate.bootstrap_samples": 100}
+SMALL = small_training(2, 2, 60, **{"gate.bootstrap_samples": 100})
 CORRIDORS = ("Berlin S-Bahn", "Berlin-München")
 DAYS = 4
 

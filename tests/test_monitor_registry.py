@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from benchmarks.bench_train import write_days
@@ -12,15 +10,9 @@ from pipelines.config import load_params
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
 from pipelines.storage import Layout
+from tests.small_training import FIRST, day, small_training
 
-ONE_THREAD = {**load_params().train.lgb_params, "num_threads": 1}
-SMALL = {"train.lgb_params": ONE_THREAD, "train.window_days": 3, "train.min_days": 2, "train.holdout_days": 1,
-         "train.num_boost_round": 30, "train.early_stopping_rounds": 5}
-FIRST = dt.date(2025, 9, 1)
-
-
-def day(n: int) -> dt.date:
-    return FIRST + dt.timedelta(days=n - 1)
+SMALL = small_training(3, 2, 30, early_stop=5)
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,10 @@ from pipelines.cli import main as cli_main
 from pipelines.config import load_params
 from pipelines.errors import StageError
 from pipelines.storage import Layout
+from tests.small_training import small_training
 
 # One LightGBM thread: OpenMP spin-waits badly on a shared, oversubscribed machine.
-ONE_THREAD = {**load_params().train.lgb_params, "num_threads": 1}
-SMALL = {"train.lgb_params": ONE_THREAD,
-         "train.window_days": 4, "train.min_days": 3, "train.holdout_days": 1, "train.num_boost_round": 80,
-         "train.early_stopping_rounds": 10, "gate.bootstrap_samples": 300}
+SMALL = small_training(4, 3, 80, **{"gate.bootstrap_samples": 300})
 WHEN = dt.datetime(2025, 9, 7, 12, tzinfo=dt.UTC)
 
 

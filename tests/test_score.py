@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import pytest
 
@@ -15,15 +13,9 @@ from pipelines.config import load_params
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
 from pipelines.storage import Layout
+from tests.small_training import FIRST, day, small_training
 
-ONE_THREAD = {**load_params().train.lgb_params, "num_threads": 1}
-SMALL = {"train.lgb_params": ONE_THREAD, "train.window_days": 4, "train.min_days": 3, "train.holdout_days": 1,
-         "train.num_boost_round": 60, "train.early_stopping_rounds": 10}
-FIRST = dt.date(2025, 9, 1)
-
-
-def day(n: int) -> dt.date:
-    return FIRST + dt.timedelta(days=n - 1)
+SMALL = small_training(4, 3, 60)
 
 
 @pytest.fixture(scope="module")

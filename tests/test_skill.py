@@ -14,15 +14,9 @@ from pipelines import schema as s
 from pipelines.config import load_params
 from pipelines.datasets import close_time
 from pipelines.storage import Layout, write_parquet
+from tests.small_training import FIRST, day, small_training
 
-ONE_THREAD = {**load_params().train.lgb_params, "num_threads": 1}
-SMALL = {"train.lgb_params": ONE_THREAD, "train.window_days": 3, "train.min_days": 2,
-         "train.holdout_days": 1, "train.num_boost_round": 40, "train.early_stopping_rounds": 10}
-FIRST = dt.date(2025, 9, 1)
-
-
-def day(n: int) -> dt.date:
-    return FIRST + dt.timedelta(days=n - 1)
+SMALL = small_training(3, 2, 40)
 
 
 def test_score_rows_by_hand() -> None:
