@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -98,10 +99,18 @@ def prepare(env: dict[str, str], unpause: Iterable[str] | None = None) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fails harmlessly on a fresh DB
 
 
+def default_interrupt() -> None:
+    """In a child before exec: SIGINT back to its default. A shell starts background jobs (`make test &`,
+    nohup, some CI runners) with SIGINT ignored, the child would inherit that and `stop`'s SIGINT would
+    do nothing until the SIGTERM deadline."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(env: dict[str, str], log_file: Path | None = None) -> subprocess.Popen:
     """Start `airflow standalone` in its own session (process group), output to `log_file` or ours."""
     out = open(log_file, "ab") if log_file else None  # noqa: SIM115 (the child owns it)
     return subprocess.Popen([airflow_bin(), "standalone"], env=env, start_new_session=True,
+                            preexec_fn=default_interrupt,  # noqa: PLW1509 (one signal call, no locks)
                             stdout=out, stderr=subprocess.STDOUT if out else None)
 
 

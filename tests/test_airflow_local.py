@@ -46,9 +46,10 @@ def test_admin_password_is_generated_once_and_private(params, layout):
 
 
 def spawn(script: str) -> subprocess.Popen:
-    """A leader in its own session (like `start`) that prints `ready` once its children run."""
+    """A leader in its own session (like `start`, SIGINT at its default even when the suite runs as a
+    background job) that prints `ready` once its children run."""
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], start_new_session=True,
-                            stdout=subprocess.PIPE)
+                            preexec_fn=airflow_local.default_interrupt, stdout=subprocess.PIPE)
     assert proc.stdout.readline().strip() == b"ready"
     return proc
 
