@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import time
+import warnings
 
 import pytest
 
@@ -79,13 +80,12 @@ def test_backfill_create_under_the_scheduler_rewrites_identical_partitions(stand
     days = ["2025-09-22", "2025-09-23"]
     backfill = [airflow_local.airflow_bin(), "backfill", "create", "--dag-id", "ingest",
                 "--from-date", days[0], "--to-date", days[-1], "--dag-run-conf", '{"source": "simulator"}']
-    subprocess.run(backfill, env=env, check=True, capture_output=True, timeout=300)
+    airflow_cli(backfill, env)
     wait_backfills(api, 1)
     files = sorted(layout.dataset("snapshots").glob("2025-09-2[123]T*.parquet"))
     assert len(files) == 48, "two Berlin days of UTC hour partitions"
     before = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
-    subprocess.run([*backfill, "--reprocess-behavior", "completed"], env=env, check=True,
-                   capture_output=True, timeout=300)
+    airflow_cli([*backfill, "--reprocess-behavior", "completed"], env)
     wait_backfills(api, 2)
     after = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
@@ -95,6 +95,23 @@ def test_backfill_create_under_the_scheduler_rewrites_identical_partitions(stand
                     for r in runs)
     assert [d.date().isoformat() for d in berlin] == days and {d.hour for d in berlin} == {0}
     assert {r["state"] for r in runs} == {"success"}
+
+
+def airflow_cli(command: list[str], env: dict[str, str], attempts: int = 3) -> None:
+    """Run an `airflow` CLI command the way a user does. The CLI writes the SQLite metadata DB while the
+    scheduler, API server and DAG processor do: one run in three failed once in a fresh-clone suite, so
+    a failed attempt is retried (a deterministic failure still fails, showing every attempt's output)."""
+    failures = []
+    for _ in range(attempts):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode == 0:
+            if failures:
+                warnings.warn(f"{' '.join(command[1:3])} needed a retry:\n" + "\n".join(failures),
+                              stacklevel=2)
+            return
+        failures.append(f"exit {done.returncode}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+        time.sleep(5)
+    raise AssertionError(f"{' '.join(command[1:4])} failed {attempts} times:\n" + "\n---\n".join(failures))
 
 
 def wait_backfills(api: AirflowApi, count: int, timeout_s: float = 600) -> list[dict]:
