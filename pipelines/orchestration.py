@@ -208,7 +208,8 @@ def monitor_days(days: Iterable[str], window_end: Any) -> list[dict]:
     for day, result in run_days("monitor", days).items():
         event = {"day": day, "window_end": instant(window_end).isoformat(),
                  "evidence": jsonable(result.get("evidence"))}
-        if result.get("alert"):  # the monitor decides: once per incident (deferral, retrain, empty window)
+        # the monitor decides: once per incident (its first drift verdict, the bootstrap, an empty window)
+        if result.get("alert"):
             alerts.raise_alert(params, layout, alerts.drift_alert(event))
         if result.get("verdict") == "retrain":
             events.append(event)
