@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.bench_train import write_days
-from pipelines import monitor, promote, score, tracking, train
-from pipelines.config import load_params
+from pipelines import monitor, score, tracking, train
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
-from pipelines.storage import Layout
-from tests.small_training import FIRST, day, small_training
+from tests.small_training import day, promote_passed, small_training, synthetic_store
 
 SMALL = small_training(3, 2, 30, early_stop=5)
 
@@ -18,20 +15,13 @@ SMALL = small_training(3, 2, 30, early_stop=5)
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     """Three days of features; bootstrap verdict on day 3, champion trained and promoted at its close."""
-    mp = pytest.MonkeyPatch()
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    params = load_params(overrides=SMALL)
-    layout = Layout(params, tmp_path_factory.mktemp("monitor-registry") / "home")
-    as_of = write_days(params, layout, FIRST, 4, 600)
-    before = monitor.run(params, layout, day(3))
-    version = train.run(params, layout, close_time(params, day(3)), {"kind": "bootstrap"})["version"]
-    moved = promote.run(params, layout, {"version": version, "champion_version": None, "passed": True,
-                                         "reason": "test", "as_of": close_time(params, day(3)).isoformat(),
-                                         "dry_run": False})
-    assert moved["moved"] and as_of == close_time(params, day(4))
-    score.run(params, layout, day(4))
-    yield params, layout, version, before, monitor.run(params, layout, day(4))
-    mp.undo()
+    with synthetic_store(tmp_path_factory, "monitor-registry", SMALL, 4, 600) as (params, layout, as_of):
+        before = monitor.run(params, layout, day(3))
+        version = train.run(params, layout, close_time(params, day(3)), {"kind": "bootstrap"})["version"]
+        moved = promote_passed(params, layout, version, None, close_time(params, day(3)))
+        assert moved["moved"] and as_of == close_time(params, day(4))
+        score.run(params, layout, day(4))
+        yield params, layout, version, before, monitor.run(params, layout, day(4))
 
 
 def test_bootstrap_before_the_first_champion(registry):

@@ -9,14 +9,12 @@ import threading
 import pandas as pd
 import pytest
 
-from benchmarks.bench_train import write_days
 from pipelines import evaluate, promote, tracking, train
 from pipelines import schema as s
 from pipelines.cli import main as cli_main
 from pipelines.config import load_params
 from pipelines.errors import StageError
-from pipelines.storage import Layout
-from tests.small_training import small_training
+from tests.small_training import small_training, synthetic_store
 
 # One LightGBM thread: OpenMP spin-waits badly on a shared, oversubscribed machine.
 SMALL = small_training(4, 3, 80, **{"gate.bootstrap_samples": 300})
@@ -26,17 +24,12 @@ WHEN = dt.datetime(2025, 9, 7, 12, tzinfo=dt.UTC)
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     """One store with three versions: 1 weak (few trees), 2 full, 3 identical retrain of 2."""
-    mp = pytest.MonkeyPatch()
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    params = load_params(overrides=SMALL)
-    layout = Layout(params, tmp_path_factory.mktemp("registry") / "home")
-    as_of = write_days(params, layout, dt.date(2025, 9, 1), 5, 1200)
-    weak = load_params(overrides={**SMALL, "train.num_boost_round": 12})
-    train.run(weak, layout, as_of, {"kind": "bootstrap"})
-    train.run(params, layout, as_of, {"kind": "drift", "evidence": {"drifted": ["delay_at_pred"]}})
-    train.run(params, layout, as_of, {"kind": "manual", "reason": "same data again"})
-    yield params, layout, as_of
-    mp.undo()
+    with synthetic_store(tmp_path_factory, "registry", SMALL, 5, 1200) as (params, layout, as_of):
+        weak = load_params(overrides={**SMALL, "train.num_boost_round": 12})
+        train.run(weak, layout, as_of, {"kind": "bootstrap"})
+        train.run(params, layout, as_of, {"kind": "drift", "evidence": {"drifted": ["delay_at_pred"]}})
+        train.run(params, layout, as_of, {"kind": "manual", "reason": "same data again"})
+        yield params, layout, as_of
 
 
 @pytest.fixture()

@@ -5,15 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from benchmarks.bench_train import write_days
-from pipelines import promote, score, tracking, train
 from pipelines import schema as s
+from pipelines import score, tracking, train
 from pipelines.cli import main as cli_main
 from pipelines.config import load_params
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
-from pipelines.storage import Layout
-from tests.small_training import FIRST, day, small_training
+from tests.small_training import day, promote_passed, small_training, synthetic_store
 
 SMALL = small_training(4, 3, 60)
 
@@ -21,21 +19,14 @@ SMALL = small_training(4, 3, 60)
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     """Five days of features; v1 champion from day 2's close, replaced by v2 at day 4's close."""
-    mp = pytest.MonkeyPatch()
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    params = load_params(overrides=SMALL)
-    layout = Layout(params, tmp_path_factory.mktemp("score") / "home")
-    as_of = write_days(params, layout, FIRST, 5, 500)
-    weak = load_params(overrides={**SMALL, "train.num_boost_round": 5})
-    v1 = train.run(weak, layout, as_of, {"kind": "bootstrap"})["version"]
-    v2 = train.run(params, layout, as_of, {"kind": "manual", "reason": "test"})["version"]
-    moves = ((v1, None, close_time(params, day(2))), (v2, v1, close_time(params, day(4))))
-    for version, champion, when in moves:
-        moved = promote.run(params, layout, {"version": version, "champion_version": champion, "passed": True,
-                                             "reason": "test", "as_of": when.isoformat(), "dry_run": False})
-        assert moved["moved"]
-    yield params, layout, v1, v2
-    mp.undo()
+    with synthetic_store(tmp_path_factory, "score", SMALL, 5, 500) as (params, layout, as_of):
+        weak = load_params(overrides={**SMALL, "train.num_boost_round": 5})
+        v1 = train.run(weak, layout, as_of, {"kind": "bootstrap"})["version"]
+        v2 = train.run(params, layout, as_of, {"kind": "manual", "reason": "test"})["version"]
+        moves = ((v1, None, close_time(params, day(2))), (v2, v1, close_time(params, day(4))))
+        for version, champion, when in moves:
+            assert promote_passed(params, layout, version, champion, when)["moved"]
+        yield params, layout, v1, v2
 
 
 def test_no_champion_yet_writes_nothing(scored):

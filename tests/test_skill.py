@@ -8,13 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.bench_train import write_days
-from pipelines import promote, score, skill, train
 from pipelines import schema as s
-from pipelines.config import load_params
+from pipelines import score, skill, train
 from pipelines.datasets import close_time
 from pipelines.storage import Layout, write_parquet
-from tests.small_training import FIRST, day, small_training
+from tests.small_training import day, promote_passed, small_training, synthetic_store
 
 SMALL = small_training(3, 2, 40)
 
@@ -48,20 +46,13 @@ def test_skill_undefined_without_a_persistence_error() -> None:
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     """Four synthetic days; v1 champion from day 2's close: day 3 is scored, day 1 is not."""
-    mp = pytest.MonkeyPatch()
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    params = load_params(overrides=SMALL)
-    layout = Layout(params, tmp_path_factory.mktemp("skill") / "home")
-    write_days(params, layout, FIRST, 4, 400)
-    as_of = close_time(params, day(3))
-    version = train.run(params, layout, as_of, {"kind": "bootstrap"})["version"]
-    moved = promote.run(params, layout, {"version": version, "champion_version": None, "passed": True,
-                                         "reason": "test", "as_of": close_time(params, day(2)).isoformat()})
-    assert moved["moved"]
-    for n in (1, 3):
-        score.run(params, layout, day(n))
-    yield params, layout, version
-    mp.undo()
+    with synthetic_store(tmp_path_factory, "skill", SMALL, 4, 400) as (params, layout, _):
+        as_of = close_time(params, day(3))
+        version = train.run(params, layout, as_of, {"kind": "bootstrap"})["version"]
+        assert promote_passed(params, layout, version, None, close_time(params, day(2)))["moved"]
+        for n in (1, 3):
+            score.run(params, layout, day(n))
+        yield params, layout, version
 
 
 def test_champion_day_matches_an_independent_computation(scored) -> None:
