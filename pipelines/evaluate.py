@@ -31,11 +31,9 @@ def _nan_to_none(value: object) -> object:
     return value
 
 
-def compare(params: Params, holdout: pd.DataFrame, challenger: DelayModel,
-            champion: DelayModel | None) -> dict:
-    """Score challenger, champion and baselines on the same rows and apply the gate rules."""
+def compare(params: Params, holdout: pd.DataFrame, pred: np.ndarray, champion: DelayModel | None) -> dict:
+    """Score the challenger's predictions `pred`, the champion and the baselines on the same rows; gate."""
     label = holdout[s.LABEL].to_numpy("float64")
-    pred = challenger.predict(holdout)
     scores = {"challenger": m.score(holdout, pred), **m.score_baselines(holdout)}
     upper = math.nan
     if champion is not None:
@@ -76,7 +74,7 @@ def run(params: Params, layout: Layout, version: str, as_of: dt.datetime, dry_ru
     champion = tracking.load_version(layout, champion_version) if champion_version else None
     record = {"version": str(version), "champion_version": champion_version, "as_of": as_of.isoformat(),
               "holdout_days": [d.isoformat() for d in days], "dry_run": dry_run,
-              **compare(params, holdout, tracking.load_version(layout, version), champion)}
+              **compare(params, holdout, tracking.load_version(layout, version).predict(holdout), champion)}
     target = layout.dataset("reports") / "gate" / f"decision-v{version}{'-dry' if dry_run else ''}.json"
     write_json(record, target)
     record["record_file"] = str(target)
@@ -104,15 +102,15 @@ def run_files(params: Params, layout: Layout, model_file: Path, as_of: dt.dateti
     days, holdout = read_holdout(params, layout, as_of)
     champion_path = params.gate.champion_model
     champion = load_model(champion_path) if champion_path else None
-    challenger = load_model(model_file)
+    pred = load_model(model_file).predict(holdout)
     record = {"as_of": as_of.isoformat(), "holdout_days": [d.isoformat() for d in days],
-              "champion_model": champion_path or None, **compare(params, holdout, challenger, champion)}
+              "champion_model": champion_path or None, **compare(params, holdout, pred, champion)}
     scores = record["scores"]
     write_json({"passed": record["passed"], "rows": record["rows"], "mae": scores["challenger"]["mae"],
                 "rmse": scores["challenger"]["rmse"], "within_5min": scores["challenger"]["within_5min"],
                 **{f"mae_{c.removeprefix('pred_')}": scores[c]["mae"] for c in s.BASELINES},
                 "mae_champion": scores.get("champion", {}).get("mae")}, metrics_file)
-    write_plot(holdout, challenger.predict(holdout), plot_file)
+    write_plot(holdout, pred, plot_file)
     return record
 
 

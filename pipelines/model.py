@@ -10,6 +10,8 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines import schema as s
 from pipelines.config import Train
@@ -19,6 +21,7 @@ MODEL_FILE = "model.txt"
 VOCAB_FILE = "vocabularies.json"
 UNSEEN = 0      # reserved code for a category value the model never saw (and for nulls)
 NULL_TOKEN = ""  # nulls share one vocabulary entry so "unknown" and "missing" stay distinct when seen
+Rows = pd.DataFrame | pa.Table
 
 
 def _as_text(column: pd.Series) -> pd.Series:
@@ -28,19 +31,38 @@ def _as_text(column: pd.Series) -> pd.Series:
     return column.fillna(NULL_TOKEN).astype(object)
 
 
-def build_vocabularies(frame: pd.DataFrame) -> dict[str, list[str]]:
+def _text(rows: Rows, col: str) -> pa.ChunkedArray:
+    """A categorical column of a pandas frame or an Arrow table as Arrow strings, nulls as NULL_TOKEN."""
+    column = rows[col]
+    if isinstance(column, pd.Series):
+        return pa.chunked_array([pa.array(_as_text(column), type=pa.string())])
+    return pc.fill_null(column.cast(pa.string()), NULL_TOKEN)
+
+
+def _numeric(rows: Rows, col: str) -> np.ndarray:
+    """A numeric column as float64, nulls (and in pandas, unparsable values) as NaN."""
+    column = rows[col]
+    if isinstance(column, pd.Series):
+        return pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
+    return column.cast(pa.float64()).to_numpy()
+
+
+def build_vocabularies(rows: Rows) -> dict[str, list[str]]:
     """Sorted distinct values of every categorical feature; code i+1 is value i, code 0 is unseen."""
-    return {col: sorted(_as_text(frame[col]).unique().tolist()) for col in s.FEATURE_CATEGORICAL}
+    return {col: sorted(pc.unique(_text(rows, col)).to_pylist()) for col in s.FEATURE_CATEGORICAL}
 
 
-def feature_matrix(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> pd.DataFrame:
-    """Model input: numeric features as float64, categoricals as int32 codes (UNSEEN for new values)."""
-    out = {col: pd.to_numeric(frame[col], errors="coerce").astype("float64").to_numpy()
-           for col in s.FEATURE_NUMERIC}
+def feature_matrix(rows: Rows, vocab: dict[str, list[str]]) -> pd.DataFrame:
+    """Model input: numeric features as float64, categoricals as int32 codes (UNSEEN for new values).
+
+    `rows` is a pandas frame (scoring, evaluation) or an Arrow table (training reads a million rows
+    without a pandas copy); both give the same matrix.
+    """
+    out = {col: _numeric(rows, col) for col in s.FEATURE_NUMERIC}
     for col in s.FEATURE_CATEGORICAL:
-        codes = pd.Categorical(_as_text(frame[col]), categories=vocab[col]).codes
-        out[col] = (codes + 1).astype("int32")  # -1 for a value outside the vocabulary: becomes UNSEEN
-    return pd.DataFrame(out, index=frame.index)
+        found = pc.index_in(_text(rows, col), value_set=pa.array(vocab[col], type=pa.string()))
+        out[col] = (pc.fill_null(found, -1).to_numpy() + 1).astype("int32")  # outside the vocabulary: UNSEEN
+    return pd.DataFrame(out, index=rows.index if isinstance(rows, pd.DataFrame) else None)
 
 
 def booster_params(train: Train) -> dict:

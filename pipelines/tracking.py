@@ -61,21 +61,28 @@ def client(layout: Layout) -> MlflowClient:
 
 def log_training(layout: Layout, *, run_name: str, params: dict[str, Any], metrics: dict[str, float],
                  tags: dict[str, str], artifacts: dict[str, Path], booster: Any, example: Any) -> dict:
-    """One training run: params, metrics, tags, artifacts and the registered native-text model."""
+    """One training run: params, metrics, tags, artifacts and the registered native-text model.
+
+    The run's tags go on the model version too, in the call that creates it (one store transaction,
+    not one per tag).
+    """
     import mlflow.lightgbm
     from mlflow.models import infer_signature
 
     experiment_id = connect(layout)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
-        mlflow.log_metrics(metrics)
         mlflow.set_tags(tags)
         for artifact_path, local in sorted(artifacts.items()):
             mlflow.log_artifact(str(local), artifact_path=_folder(artifact_path))
         signature = infer_signature(example, booster.predict(example))
         info = mlflow.lightgbm.log_model(booster, name="model", signature=signature, input_example=example,
-                                         registered_model_name=MODEL_NAME, pip_requirements=PIP_REQUIREMENTS)
-    return {"run_id": run.info.run_id, "version": str(info.registered_model_version)}
+                                         pip_requirements=PIP_REQUIREMENTS)
+        # Logged after the model, with its id: one batch for run and model (logged before, MLflow would
+        # re-read each metric's history to link it to the model, ~0.4 s for our 120 metrics).
+        mlflow.log_metrics(metrics, model_id=info.model_id)
+        version = mlflow.register_model(info.model_uri, MODEL_NAME, tags=tags).version
+    return {"run_id": run.info.run_id, "version": str(version)}
 
 
 def model_file(layout: Layout, version: str) -> Path:

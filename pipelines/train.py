@@ -45,18 +45,18 @@ class Fitted:
 def fit(params: Params, layout: Layout, as_of: dt.datetime, holdout_from: dt.date | None = None) -> Fitted:
     """Select the window and holdout as of `as_of` (holdout on/after `holdout_from`), read rows, train."""
     train_days, holdout_days = td.split_days(params, layout, as_of, holdout_from)
-    frame = td.read_frame(params, layout, train_days, as_of)
-    if frame.empty:
+    rows = td.read_model_rows(params, layout, train_days, as_of)
+    if rows.num_rows == 0:
         raise StageError(f"no labeled rows in the training window {train_days[0]}..{train_days[-1]} "
                          f"as of {as_of.isoformat()}: check build_features and labels")
-    fit_rows, valid_rows = td.validation_split(frame, params.train.validation_share)
+    fit_rows, valid_rows = td.validation_split(rows, params.train.validation_share)
     vocab = build_vocabularies(fit_rows)
-    booster = fit_booster(feature_matrix(fit_rows, vocab), fit_rows[s.LABEL].to_numpy("float64"),
-                          feature_matrix(valid_rows, vocab), valid_rows[s.LABEL].to_numpy("float64"),
+    booster = fit_booster(feature_matrix(fit_rows, vocab), fit_rows[s.LABEL].to_numpy(),
+                          feature_matrix(valid_rows, vocab), valid_rows[s.LABEL].to_numpy(),
                           params.train)
     holdout = td.read_frame(params, layout, holdout_days, as_of)
-    rows = {"train": len(fit_rows), "validation": len(valid_rows), "holdout": len(holdout)}
-    return Fitted(DelayModel(booster, vocab), train_days, holdout_days, rows, holdout)
+    counts = {"train": fit_rows.num_rows, "validation": valid_rows.num_rows, "holdout": len(holdout)}
+    return Fitted(DelayModel(booster, vocab), train_days, holdout_days, counts, holdout)
 
 
 def holdout_metrics(model: DelayModel, holdout: pd.DataFrame) -> tuple[np.ndarray, dict]:
@@ -130,7 +130,6 @@ def run(params: Params, layout: Layout, as_of: dt.datetime, trigger: dict) -> di
     if stored_sha != sha:
         raise StageError(f"model file in the registry ({stored_sha[:12]}) differs from the trained one "
                          f"({sha[:12]}): the artifact store rewrote it")
-    tracking.set_version_tags(layout, logged["version"], {**tags, tracking.SHA_TAG: sha})
     result = {**logged, "model_sha256": sha, "model_file": str(model_path), **headline(scores),
               "rows": fitted.rows, "as_of": as_of.isoformat(), "trigger": trigger["kind"]}
     write_json({k: v for k, v in result.items() if k not in ("run_id", "version", "model_file")},

@@ -8,6 +8,8 @@ import hashlib
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
@@ -15,7 +17,7 @@ from pipelines import schema as s
 from pipelines.config import Params
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
-from pipelines.labels import read_training_frame
+from pipelines.labels import read_training_frame, read_training_table
 from pipelines.storage import Layout
 
 LABELED = "labeled"
@@ -110,11 +112,19 @@ def read_frame(params: Params, layout: Layout, days: list[dt.date], as_of: dt.da
     return frame[frame[s.LABEL].notna()].reset_index(drop=True)
 
 
-def validation_split(frame: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_model_rows(params: Params, layout: Layout, days: list[dt.date], as_of: dt.datetime) -> pa.Table:
+    """What training needs of read_frame's rows: the features and the label, as Arrow (no pandas copy)."""
+    table, _ = read_training_table(params, layout, days, as_of, columns=[*s.FEATURES, s.LABEL])
+    label = table[s.LABEL]
+    if label.null_count == 0 and not pc.any(pc.is_nan(label)).as_py():
+        return table  # the usual case: no copy
+    return table.filter(pc.invert(pc.is_nan(label)))  # a null label is dropped too, as in read_frame
+
+
+def validation_split(rows: pa.Table, share: float) -> tuple[pa.Table, pa.Table]:
     """(fit, validation): the validation slice is the latest `share` of rows by prediction time."""
-    n_valid = int(round(len(frame) * share))
-    cut = len(frame) - n_valid
-    return frame.iloc[:cut], frame.iloc[cut:]
+    cut = rows.num_rows - int(round(rows.num_rows * share))
+    return rows.slice(0, cut), rows.slice(cut)
 
 
 def data_version(layout: Layout, days: list[dt.date]) -> str:

@@ -77,11 +77,12 @@ def plot_importance(importance: dict[str, float], target: Path) -> Path:
 
     names = sorted(importance, key=importance.get)
     fig = Figure(figsize=(7, 5))
+    # Fixed margins (room for the longest feature name): tight_layout would draw the figure twice.
+    fig.subplots_adjust(left=0.3, right=0.96, top=0.93, bottom=0.1)
     ax = fig.add_subplot()
     ax.barh(names, [importance[n] for n in names])
     ax.set_xlabel("total gain")
     ax.set_title("Feature importance")
-    fig.tight_layout()
     fig.savefig(target, dpi=80, metadata={"Software": None})
     return target
 
@@ -91,6 +92,7 @@ def plot_residuals(label: np.ndarray, pred: np.ndarray, target: Path) -> Path:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 4))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.95, wspace=0.22)
     left, right = fig.subplots(1, 2)
     # A density of points, not a scatter: readable (and fast) at a hundred thousand holdout rows.
     left.hexbin(label, pred, gridsize=60, bins="log", mincnt=1, cmap="viridis")
@@ -100,6 +102,5 @@ def plot_residuals(label: np.ndarray, pred: np.ndarray, target: Path) -> Path:
     left.set_ylabel("predicted, min")
     right.hist(pred - label, bins=60)
     right.set_xlabel("residual (predicted - actual), min")
-    fig.tight_layout()
     fig.savefig(target, dpi=80, metadata={"Software": None})
     return target
