@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -96,6 +97,24 @@ def test_unseen_categories_and_nulls_are_scored(small):
     assert (codes[[s.STATION, s.REASON_CODE]] == md.UNSEEN).all().all()
     pred = fitted.model.predict(rows)
     assert np.isfinite(pred).all() and pred.shape == known.shape
+
+
+def test_feature_matrix_is_the_same_from_arrow_and_pandas(small):
+    """Training encodes Arrow rows, scoring pandas rows: the same vocabularies and the same matrix."""
+    params, layout, as_of = small
+    days, _ = td.split_days(params, layout, as_of)
+    frame = td.read_model_rows(params, layout, days, as_of).to_pandas()
+    frame.loc[:9, s.STATION] = None           # nulls are one vocabulary entry
+    frame.loc[:4, s.LINE_RECENT_DELAY] = None  # numeric nulls are NaN
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    vocab = md.build_vocabularies(table)
+    assert vocab == md.build_vocabularies(frame) and md.NULL_TOKEN in vocab[s.STATION]
+    frame.loc[10:19, s.CORRIDOR] = "Mars"      # unseen in the vocabulary: code UNSEEN both ways
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    from_arrow, from_pandas = md.feature_matrix(table, vocab), md.feature_matrix(frame, vocab)
+    pd.testing.assert_frame_equal(from_arrow, from_pandas)
+    assert (from_arrow[s.CORRIDOR].iloc[10:20] == md.UNSEEN).all()
+    assert from_arrow[s.LINE_RECENT_DELAY].iloc[:5].isna().all()
 
 
 def test_model_learns_more_than_persistence(small):
