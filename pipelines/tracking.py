@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -75,7 +76,11 @@ def log_training(layout: Layout, *, run_name: str, params: dict[str, Any], metri
         mlflow.set_tags(tags)
         for artifact_path, local in sorted(artifacts.items()):
             mlflow.log_artifact(str(local), artifact_path=_folder(artifact_path))
-        signature = infer_signature(example, booster.predict(example))
+        with warnings.catch_warnings():
+            # MLflow hints that integer columns cannot hold missing values: ours are category codes,
+            # never missing (a null or unseen value has its own code), so the hint is only noise in logs.
+            warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+            signature = infer_signature(example, booster.predict(example))
         info = mlflow.lightgbm.log_model(booster, name="model", signature=signature, input_example=example,
                                          pip_requirements=PIP_REQUIREMENTS)
         # Logged after the model, with its id: one batch for run and model (logged before, MLflow would
