@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 export RAILCAST_HOME ?= $(CURDIR)/.railcast
 PY := .venv/bin/python
 
-.PHONY: help setup test test-quick demo bench lint airflow mlflow clean
+.PHONY: help setup test test-quick demo bench repro lint airflow mlflow clean
 
 help: ## Show this help
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ lint: setup ## Ruff over the code
 
 bench: setup ## Run the benchmarks; JSON results land in benchmarks/results/
 	$(PY) -m benchmarks
+
+repro: setup ## dvc repro with the project's environment first on PATH (DVC stages call `python`)
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dvc repro
 
 demo: setup ## Run the closed loop on the simulator (see README)
 	$(PY) -m pipelines demo
