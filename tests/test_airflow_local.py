@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -33,6 +34,33 @@ def test_environment_points_everything_under_the_data_root(layout):
     assert tests["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "True", "tests unpause what they need"
     mine = airflow_local.airflow_env(layout, base={"AIRFLOW_CONN_SMTP_DEFAULT": "smtp://mail:25"})
     assert mine["AIRFLOW_CONN_SMTP_DEFAULT"] == "smtp://mail:25", "a deployment's SMTP connection wins"
+
+
+def test_airflow_waits_for_a_locked_metadata_db_instead_of_failing(layout):
+    """The CLI, scheduler and API server share one SQLite file: a write that meets another process's
+    lock waits for it (sqlite's default gives up after 5 s: "database is locked" mid-backfill)."""
+    env = airflow_local.airflow_env(layout, base={"PATH": "/usr/bin"})
+    db = Path(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another Airflow process in the middle of a long write
+    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        from airflow import settings
+        settings.configure_orm()
+        print("imported", flush=True)
+        with settings.engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE written_after_the_lock (x INTEGER)")
+        print("written", flush=True)
+    """)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "imported"
+        time.sleep(7)  # longer than sqlite's default busy timeout
+        assert writer.poll() is None, f"the writer gave up while the lock was held:\n{writer.stderr.read()}"
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    out, err = writer.communicate(timeout=120)
+    assert writer.returncode == 0 and out.strip() == "written", err
 
 
 def test_admin_password_is_generated_once_and_private(params, layout):
