@@ -98,9 +98,13 @@ def test_backfill_create_under_the_scheduler_rewrites_identical_partitions(stand
 
 
 def airflow_cli(command: list[str], env: dict[str, str], attempts: int = 3) -> None:
-    """Run an `airflow` CLI command the way a user does. The CLI writes the SQLite metadata DB while the
-    scheduler, API server and DAG processor do: one run in three failed once in a fresh-clone suite, so
-    a failed attempt is retried (a deterministic failure still fails, showing every attempt's output)."""
+    """Run an `airflow` CLI command the way a user does, showing its output if it fails.
+
+    The CLI writes the SQLite metadata DB while the scheduler, API server and DAG processor do. Its
+    failures in fresh-clone suites were "database is locked" (SQLite's 5 s lock wait, now 60 s through
+    pipelines/airflow_db.py, tested in test_airflow_local). A failed attempt is still retried, but a
+    `backfill create` that failed halfway leaves its backfill behind and the retry then meets
+    AlreadyRunningBackfill: the retry is no substitute for the lock wait."""
     failures = []
     for _ in range(attempts):
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
