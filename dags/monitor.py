@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetAlias, dag, task
 
+from pipelines import lifecycle
 from pipelines import orchestration as orch
 from pipelines.stages import STAGES
 
@@ -24,7 +25,7 @@ def monitor_dag() -> None:
     @task(multiple_outputs=False, task_id="monitor", doc_md=STAGES["monitor"], outlets=[DRIFT])
     def monitor(data_interval_start=None, data_interval_end=None, outlet_events=None) -> dict:
         days = orch.closed_days(data_interval_start, data_interval_end)
-        events = orch.monitor_days(days, data_interval_end)
+        events = lifecycle.monitor_days(days, data_interval_end)
         for extra in events:
             outlet_events[DRIFT].add(Asset(orch.ASSET_DRIFT), extra=extra)
         return {"days": days, "drift_events": len(events)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, Param, dag, task
 
+from pipelines import lifecycle
 from pipelines import orchestration as orch
 from pipelines.stages import STAGES
 
@@ -25,21 +26,21 @@ def retrain() -> None:
     @task(multiple_outputs=False, task_id="train", doc_md=STAGES["train"])
     def train(params=None, triggering_asset_events=None) -> dict:
         conf = {k: params.get(k) for k in ("reason", "as_of") if params.get(k)}
-        request = orch.retrain_request(conf, orch.event_extras(triggering_asset_events))
-        return orch.train_model(request)
+        request = lifecycle.retrain_request(conf, orch.event_extras(triggering_asset_events))
+        return lifecycle.train_model(request)
 
     @task(multiple_outputs=False, task_id="evaluate", doc_md=STAGES["evaluate"])
     def evaluate(trained: dict) -> dict:
-        return orch.evaluate_model(trained)
+        return lifecycle.evaluate_model(trained)
 
     @task(multiple_outputs=False, task_id="promote", doc_md=STAGES["promote"], pool=orch.REGISTRY_POOL)
     def promote(decision: dict, dag_run=None) -> dict:
-        return orch.promote_model(decision, actor=f"airflow:{dag_run.dag_id}/{dag_run.run_id}")
+        return lifecycle.promote_model(decision, actor=f"airflow:{dag_run.dag_id}/{dag_run.run_id}")
 
     @task(multiple_outputs=False, task_id="notify",
           doc_md="Email the decision: promoted, or refused with the gate's reason.")
     def notify(decision: dict, promotion: dict) -> dict:
-        return orch.notify_decision(decision, promotion)
+        return lifecycle.notify_decision(decision, promotion)
 
     decision = evaluate(train())
     notify(decision, promote(decision))

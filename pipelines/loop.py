@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
+from pipelines import lifecycle, promote, skill, tracking
 from pipelines import orchestration as orch
-from pipelines import promote, skill, tracking
 from pipelines.config import Params
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
@@ -84,7 +84,7 @@ def run_tick(params: Params, layout: Layout, tick: Tick, scenario: str, monitor:
     days = in_calendar(params, orch.closed_days(*tick.monitor))
     as_of = tick.monitor[1]
     verdicts, events = monitor(days, as_of)
-    outcome = retrain(orch.retrain_request(None, events), actor) if events else None
+    outcome = retrain(lifecycle.retrain_request(None, events), actor) if events else None
     records = {}
     for day in days:
         result, verdict = scored.get(day, {}), verdicts.get(day, {})
@@ -119,7 +119,7 @@ def run_loop(params: Params, layout: Layout, days: int, *, scenario: str, seed: 
     """Play `days` simulated days of `scenario` through the DAG task functions; write and return the summary.
 
     `monitor(days, window_end) -> (verdict record per day, drift events)` defaults to the monitor DAG
-    task's function (orchestration.monitor_days) plus the decision records it wrote.
+    task's function (lifecycle.monitor_days) plus the decision records it wrote.
     """
     params = loop_params(params, scenario, seed, days)
     actor = f"loop:{scenario}/seed-{seed}"

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines import lifecycle
 from pipelines import orchestration as orch
 from pipelines.config import Params
 from pipelines.datasets import close_time
@@ -52,13 +53,13 @@ def retrain(request: Mapping[str, Any], actor: str) -> dict:
     """The retrain DAG's tasks in order (train -> evaluate -> promote -> notify); their headline."""
     trigger = str(request["trigger"]["kind"])
     try:
-        trained = orch.train_model(request)
+        trained = lifecycle.train_model(request)
     except StageError as exc:  # the DAG's task would fail and alert; the loop records it and goes on
         return {"trigger": trigger, "as_of": request["as_of"], "version": None, "passed": False,
                 "promoted": False, "reason": f"train failed: {exc}"}
-    decision = orch.evaluate_model(trained)
-    promotion = orch.promote_model(decision, actor=actor)
-    orch.notify_decision(decision, promotion)
+    decision = lifecycle.evaluate_model(trained)
+    promotion = lifecycle.promote_model(decision, actor=actor)
+    lifecycle.notify_decision(decision, promotion)
     return {"trigger": trigger, "as_of": request["as_of"], "version": str(trained["version"]),
             "champion_before": decision.get("champion_version"), "passed": bool(decision.get("passed")),
             "promoted": bool(promotion.get("moved")),
@@ -66,9 +67,9 @@ def retrain(request: Mapping[str, Any], actor: str) -> dict:
 
 
 def monitor_verdicts(days: list[str], window_end: dt.datetime) -> tuple[dict[str, dict], list[dict]]:
-    """The monitor DAG task (orchestration.monitor_days: alerts and drift events), plus each day's verdict."""
+    """The monitor DAG task (lifecycle.monitor_days: alerts and drift events), plus each day's verdict."""
     from pipelines import monitor
 
-    events = orch.monitor_days(days, window_end)
+    events = lifecycle.monitor_days(days, window_end)
     params, layout = orch.environment()
     return {d: monitor.read_decision(params, layout, dt.date.fromisoformat(d)) for d in days}, events

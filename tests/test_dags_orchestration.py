@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from pipelines import lifecycle
 from pipelines import orchestration as orch
 from pipelines.errors import StageError
 
@@ -50,21 +51,21 @@ def test_event_extras_reads_triggering_asset_events():
 
 
 def test_retrain_request_from_manual_conf_or_drift_events_never_the_clock():
-    manual = orch.retrain_request({"reason": "new timetable", "as_of": "2025-09-20T04:00:00+02:00"}, [])
+    manual = lifecycle.retrain_request({"reason": "new timetable", "as_of": "2025-09-20T04:00:00+02:00"}, [])
     assert manual == {"as_of": "2025-09-20T02:00:00+00:00",
                       "trigger": {"kind": "manual", "reason": "new timetable"}}
     events = [{"day": "2025-09-15", "window_end": "2025-09-16T22:00:00+00:00", "evidence": {"share": 0.4}},
               {"day": "2025-09-16", "window_end": "2025-09-17T22:00:00+00:00", "evidence": {"share": 0.5}}]
-    drift = orch.retrain_request({}, events)
+    drift = lifecycle.retrain_request({}, events)
     assert drift["as_of"] == "2025-09-17T22:00:00+00:00" and drift["trigger"]["kind"] == "drift"
     assert drift["trigger"]["evidence"] == {"2025-09-15": {"share": 0.4}, "2025-09-16": {"share": 0.5}}
-    first = orch.retrain_request({}, [{"day": "2025-09-08", "window_end": "2025-09-09T22:00:00+00:00",
+    first = lifecycle.retrain_request({}, [{"day": "2025-09-08", "window_end": "2025-09-09T22:00:00+00:00",
                                        "evidence": {"kind": "bootstrap"}}])
     assert first["trigger"]["kind"] == "bootstrap"
     with pytest.raises(StageError, match="reason"):
-        orch.retrain_request({"as_of": "2025-09-20T00:00:00Z"}, events)
+        lifecycle.retrain_request({"as_of": "2025-09-20T00:00:00Z"}, events)
     with pytest.raises(StageError, match="drift event"):
-        orch.retrain_request(None, [{"day": "2025-09-15"}])
+        lifecycle.retrain_request(None, [{"day": "2025-09-15"}])
 
 
 def test_stages_resolve_at_run_time(home):
@@ -111,7 +112,7 @@ def test_monitor_days_sends_the_alerts_the_monitor_asks_for_and_emits_only_retra
         "2025-09-12": {"verdict": "no_drift", "alert": None, "evidence": {"day": "2025-09-12"}},
     }
     monkeypatch.setattr(orch, "run_days", lambda name, days: {d: results[d] for d in days})
-    events = orch.monitor_days(list(results), berlin(2025, 9, 13))
+    events = lifecycle.monitor_days(list(results), berlin(2025, 9, 13))
     assert [e["day"] for e in events] == ["2025-09-11"], "only a retrain verdict emits a drift event"
     assert events[0]["window_end"] == "2025-09-12T22:00:00+00:00"
     queued = [p.read_text() for p in alerts.pending_messages(layout)]
