@@ -13,6 +13,7 @@ from pipelines import train_data as td
 from pipelines.config import Params
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
+from pipelines.labels import LABELED
 from pipelines.storage import Layout, read_json
 
 
@@ -89,7 +90,7 @@ def read_window(params: Params, layout: Layout, days: list[dt.date], version: st
     labels = _read_days(layout, "labels", days)
     if labels is not None:
         as_of = close_time(params, days[-1])
-        known = (labels[s.LABEL_STATUS] == td.LABELED) & (labels[s.LABELED_AT] <= as_of)
+        known = (labels[s.LABEL_STATUS] == LABELED) & (labels[s.LABELED_AT] <= as_of)
         features = features.merge(labels.loc[known, [s.DEPARTURE_ID, s.LABEL]], on=s.DEPARTURE_ID, how="left")
     return features.sort_values(s.DEPARTURE_ID, kind="mergesort").reset_index(drop=True)
 

@@ -17,10 +17,8 @@ from pipelines import schema as s
 from pipelines.config import Params
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
-from pipelines.labels import read_training_frame, read_training_table
+from pipelines.labels import read_training_table
 from pipelines.storage import Layout
-
-LABELED = "labeled"
 
 
 def as_of_range_end(params: Params, start_date: str, days: int) -> dt.datetime:
@@ -106,19 +104,24 @@ def split_days(params: Params, layout: Layout, as_of: dt.datetime,
     return window, holdout
 
 
+def _with_label(table: pa.Table) -> pa.Table:
+    """Rows whose label is a number (a null or NaN label is dropped); no copy when all are."""
+    label = table[s.LABEL]
+    if label.null_count == 0 and not pc.any(pc.is_nan(label)).as_py():
+        return table
+    return table.filter(pc.invert(pc.is_nan(label)))  # is_nan(null) is null: filtered out too
+
+
 def read_frame(params: Params, layout: Layout, days: list[dt.date], as_of: dt.datetime) -> pd.DataFrame:
     """Labeled rows of `days` as of as_of, sorted by prediction time then departure id (stable model)."""
-    frame = read_training_frame(params, layout, days, as_of)
-    return frame[frame[s.LABEL].notna()].reset_index(drop=True)
+    table, _ = read_training_table(params, layout, days, as_of)
+    return _with_label(table).to_pandas()
 
 
 def read_model_rows(params: Params, layout: Layout, days: list[dt.date], as_of: dt.datetime) -> pa.Table:
     """What training needs of read_frame's rows: the features and the label, as Arrow (no pandas copy)."""
     table, _ = read_training_table(params, layout, days, as_of, columns=[*s.FEATURES, s.LABEL])
-    label = table[s.LABEL]
-    if label.null_count == 0 and not pc.any(pc.is_nan(label)).as_py():
-        return table  # the usual case: no copy
-    return table.filter(pc.invert(pc.is_nan(label)))  # a null label is dropped too, as in read_frame
+    return _with_label(table)
 
 
 def validation_split(rows: pa.Table, share: float) -> tuple[pa.Table, pa.Table]:
