@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
+from pipelines import airflow_db
 from pipelines.config import PROJECT_ROOT, Params
 from pipelines.orchestration import TIMEZONE
 from pipelines.process_tree import group_members, stop_tree  # noqa: F401 (group_members: public here)
@@ -90,6 +91,7 @@ def prepare(env: dict[str, str], unpause: Iterable[str] | None = None) -> None:
     from pipelines.orchestration import DAG_IDS, REGISTRY_POOL
 
     run = [airflow_bin()]
+    airflow_db.use_wal(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     subprocess.run([*run, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([*run, "pools", "set", REGISTRY_POOL, "1", "alias moves and DVC writers, one at a time"],
                    env=env, check=True, stdout=subprocess.DEVNULL)
@@ -110,6 +112,7 @@ def default_interrupt() -> None:
 
 def start(env: dict[str, str], log_file: Path | None = None) -> subprocess.Popen:
     """Start `airflow standalone` in its own session (process group), output to `log_file` or ours."""
+    airflow_db.use_wal(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])  # before any Airflow process opens it
     out = open(log_file, "ab") if log_file else None  # noqa: SIM115 (the child owns it)
     return subprocess.Popen([airflow_bin(), "standalone"], env=env, start_new_session=True,
                             preexec_fn=default_interrupt,  # noqa: PLW1509 (one signal call, no locks)

@@ -11,7 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from pipelines import airflow_local, process_tree
+from pipelines import airflow_db, airflow_local, process_tree
 from pipelines.cli import main as cli_main
 from pipelines.config import PROJECT_ROOT
 
@@ -61,6 +61,28 @@ def test_airflow_waits_for_a_locked_metadata_db_instead_of_failing(layout):
         holder.close()
     out, err = writer.communicate(timeout=120)
     assert writer.returncode == 0 and out.strip() == "written", err
+
+
+def test_metadata_db_in_wal_mode_lets_a_writer_commit_beside_an_open_reader(tmp_path):
+    """In the default journal a reader in a transaction stops a writer's commit ("database is locked"
+    at once when SQLite suspects a deadlock); in WAL mode, which start() and prepare() set, it does not."""
+    url = f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}"
+    airflow_db.use_wal(url)
+    path = url.removeprefix("sqlite:///")
+    reader, writer = (sqlite3.connect(path, timeout=0.2, isolation_level=None) for _ in range(2))
+    try:
+        assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal", "the file keeps the mode"
+        writer.execute("CREATE TABLE runs (x INTEGER)")
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM runs").fetchall()  # a read transaction stays open
+        writer.execute("INSERT INTO runs VALUES (1)")            # commits: would raise in the default journal
+        assert reader.execute("SELECT count(*) FROM runs").fetchone()[0] == 0, "the reader's snapshot"
+        reader.execute("COMMIT")
+        assert reader.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    finally:
+        reader.close()
+        writer.close()
+    airflow_db.use_wal("postgresql://somewhere/airflow")  # not SQLite: nothing to do, no error
 
 
 def test_admin_password_is_generated_once_and_private(params, layout):
