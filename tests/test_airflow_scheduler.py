@@ -12,12 +12,13 @@ import datetime as dt
 import subprocess
 import time
 import warnings
+from collections.abc import Callable
 
 import pytest
 
 from benchmarks.bench_train import write_days
 from pipelines import airflow_local, orchestration, promote, tracking
-from pipelines.airflow_api import AirflowApi
+from pipelines.airflow_api import AirflowApi, AirflowError
 from pipelines.process_tree import family, process_table
 from pipelines.timeutil import BERLIN
 from tests.airflow_helpers import Mailbox, airflow_test_env, free_port, slow, small_params
@@ -79,13 +80,15 @@ def test_backfill_create_under_the_scheduler_rewrites_identical_partitions(stand
     api.set_paused("ingest", False)  # build_dataset stays paused: the full chain is test_backfill.py's
     days = ["2025-09-22", "2025-09-23"]
     backfill = [airflow_local.airflow_bin(), "backfill", "create", "--dag-id", "ingest",
-                "--from-date", days[0], "--to-date", days[-1], "--dag-run-conf", '{"source": "simulator"}']
-    airflow_cli(backfill, env)
+                "--from-date", days[0], "--to-date", days[-1], "--dag-run-conf", '{"source": "simulator"}',
+                "--reprocess-behavior", "completed"]  # the first has nothing to reprocess unless retried
+    retry = lambda: cancel_open_backfills(api)  # noqa: E731
+    airflow_cli(backfill, env, before_retry=retry)
     wait_backfills(api, 1)
     files = sorted(layout.dataset("snapshots").glob("2025-09-2[123]T*.parquet"))
     assert len(files) == 48, "two Berlin days of UTC hour partitions"
     before = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
-    airflow_cli([*backfill, "--reprocess-behavior", "completed"], env)
+    airflow_cli(backfill, env, before_retry=retry)  # the same days again: every run reprocessed
     wait_backfills(api, 2)
     after = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
@@ -97,14 +100,15 @@ def test_backfill_create_under_the_scheduler_rewrites_identical_partitions(stand
     assert {r["state"] for r in runs} == {"success"}
 
 
-def airflow_cli(command: list[str], env: dict[str, str], attempts: int = 3) -> None:
+def airflow_cli(command: list[str], env: dict[str, str], attempts: int = 3,
+                before_retry: Callable[[], None] | None = None) -> None:
     """Run an `airflow` CLI command the way a user does, showing its output if it fails.
 
-    The CLI writes the SQLite metadata DB while the scheduler, API server and DAG processor do. Its
-    failures in fresh-clone suites were "database is locked" (SQLite's 5 s lock wait, now 60 s through
-    pipelines/airflow_db.py, tested in test_airflow_local). A failed attempt is still retried, but a
-    `backfill create` that failed halfway leaves its backfill behind and the retry then meets
-    AlreadyRunningBackfill: the retry is no substitute for the lock wait."""
+    The CLI writes the SQLite metadata DB while the scheduler, API server and DAG processor do. A 60 s
+    lock wait and WAL mode (pipelines/airflow_db.py, tested in test_airflow_local) made that rarer, but
+    fresh-clone suites still met "database is locked" answered at once (SQLite's deadlock/stale-snapshot
+    case, which no wait resolves) inside `backfill create`: so a failed attempt is retried, after
+    `before_retry` (for a backfill: cancel the one the failed attempt left open)."""
     failures = []
     for _ in range(attempts):
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -115,7 +119,21 @@ def airflow_cli(command: list[str], env: dict[str, str], attempts: int = 3) -> N
             return
         failures.append(f"exit {done.returncode}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}")
         time.sleep(5)
+        if before_retry:
+            before_retry()
     raise AssertionError(f"{' '.join(command[1:4])} failed {attempts} times:\n" + "\n---\n".join(failures))
+
+
+def cancel_open_backfills(api: AirflowApi, dag_id: str = "ingest") -> None:
+    """Cancel backfills not completed: a `backfill create` that failed halfway leaves one open, and
+    another create of the same DAG is refused (AlreadyRunningBackfill) while it is."""
+    for backfill in api.call("GET", f"/api/v2/backfills?dag_id={dag_id}")["backfills"]:
+        if not backfill["completed_at"]:
+            try:
+                api.call("PUT", f"/api/v2/backfills/{backfill['id']}/cancel")
+            except AirflowError as exc:
+                if exc.status != 409:  # 409: it completed meanwhile
+                    raise
 
 
 def wait_backfills(api: AirflowApi, count: int, timeout_s: float = 600) -> list[dict]:
