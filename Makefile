@@ -21,8 +21,8 @@ setup: .venv/.synced ## Create the environment from uv.lock (installs uv with pi
 test: setup ## Run the whole test suite, Airflow end to end included (what CI runs; ~15 min on 2 cores)
 	$(PY) -m pytest -q tests
 
-test-quick: setup ## The suite without the Airflow end-to-end tests (scheduler, backfill, e2e, demo; ~7 min)
-	RAILCAST_QUICK_TESTS=1 $(PY) -m pytest -q tests
+test-quick: setup ## The suite without the slow tests (Airflow scheduler, backfill, e2e, demo; ~7 min)
+	$(PY) -m pytest -q -m "not slow" tests
 
 lint: setup ## Ruff over the code
 	.venv/bin/ruff check pipelines dags tests benchmarks

@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines import demo
 from pipelines.config import load_params
+from pipelines.demo import run as demo
 from pipelines.storage import Layout
 
 FULL_DAYS = 28

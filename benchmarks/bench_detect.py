@@ -19,10 +19,10 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines import datasets
-from pipelines import detect_departures as stage
 from pipelines import schema as s
 from pipelines.config import Params, load_params
-from pipelines.sessionize import connect
+from pipelines.detection import detect_departures as stage
+from pipelines.detection.sessionize import connect
 from pipelines.storage import Layout, write_json, write_parquet
 from pipelines.timeutil import local_midnight_utc
 

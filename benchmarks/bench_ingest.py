@@ -16,10 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from pipelines.config import load_params
-from pipelines.ingest import run as run_ingest
-from pipelines.ingest.archive import ArchiveWriter
-from pipelines.ingest.dbf import normalize_board
-from pipelines.ingest.poller import Poller, PollPlan
+from pipelines.sources.dbf.archive import ArchiveWriter
+from pipelines.sources.dbf.dbf import normalize_board
+from pipelines.sources.dbf.poller import Poller, PollPlan
+from pipelines.sources.ingest import run as run_ingest
 from pipelines.storage import Layout
 
 POLL = dt.datetime(2025, 9, 1, 16, 0, tzinfo=dt.UTC)
@@ -106,8 +106,8 @@ class _VirtualTime:
 
 def _simulator_server(start: dt.datetime, monotonic) -> tuple[object, str, tuple[str, ...]]:  # noqa: ANN001
     """The simulator's server on a clock that follows the poller's virtual time, and its stations."""
-    from pipelines.simulator.clock import SimClock
-    from pipelines.simulator.server import start_server
+    from pipelines.sources.simulator.clock import SimClock
+    from pipelines.sources.simulator.server import start_server
 
     handle = start_server(load_params(), clock=SimClock(start, speed=1.0, monotonic=monotonic))
     return handle, handle.url, tuple(handle.source.names)

@@ -78,8 +78,8 @@ def write_reference(frame: pd.DataFrame, target: Path) -> Path:
 
 
 def _verdicts(params: Params, root: Path, cases: dict[str, pd.DataFrame], reference: Path) -> dict:
-    from pipelines import monitor
-    from pipelines.monitor_inputs import FileReference
+    from pipelines.monitoring import monitor
+    from pipelines.monitoring.inputs import FileReference
 
     out = {}
     for name, frame in cases.items():

@@ -8,7 +8,6 @@ depends on the scheduler loop, not on our code.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -20,14 +19,15 @@ from pathlib import Path
 import yaml
 
 from benchmarks.bench_train import write_days
-from pipelines import airflow_local
 from pipelines.config import PROJECT_ROOT, load_params
+from pipelines.ops import airflow_local
 from pipelines.storage import Layout
 
 DRIVER = r"""
 import json, sys, time
-from pipelines import stages, tracking
-from pipelines.orchestration import environment
+from pipelines import stages
+from pipelines.registry import tracking
+from pipelines.runtime.context import Context
 
 timings = {}
 original = stages.stage_module
@@ -51,7 +51,7 @@ def timed_module(name):
 
 stages.stage_module = timed_module
 t0 = time.perf_counter()
-tracking.connect(environment()[1])  # MLflow import + store migration: a one-off per store
+tracking.connect(Context.from_environment().layout)  # MLflow import + store migration: a one-off per store
 setup = time.perf_counter() - t0
 from airflow.dag_processing.dagbag import DagBag
 dag = DagBag(dag_folder=sys.argv[1]).dags["retrain"]
@@ -92,7 +92,7 @@ def run() -> dict:
         params_file.write_text(yaml.safe_dump(raw))
         params = load_params(params_file)
         layout = Layout(params, Path(tmp) / "home")
-        as_of = write_days(params, layout, dt.date.fromisoformat(params.simulation.start_date), 5, 500)
+        as_of = write_days(params, layout, params.simulation.start_date, 5, 500)
         env = airflow_local.airflow_env(layout)
         env["RAILCAST_PARAMS"] = str(params_file)
         env.pop("MLFLOW_TRACKING_URI", None)

@@ -1,6 +1,6 @@
 """Acceptance figures of monitoring-triggered retraining on the simulator (the monitoring issue).
 
-Every scenario is played through `pipelines.loop.run_loop` (the DAG task functions, the real monitor,
+Every scenario is played through `pipelines.runtime.loop.run_loop` (the DAG task functions, the real monitor,
 gate, MLflow registry and alias audit) on the full simulated network in a fresh data root, then read off
 its summary: stationary (no retrain after the bootstrap), construction (alert day, retrain day, skill of
 the promoted champion after the event against the pre-event skill, the first champion on the same
@@ -16,9 +16,9 @@ import os
 import tempfile
 import time
 
-from pipelines import loop
 from pipelines.config import Params, load_params, scenario
-from pipelines.skill import pooled_skill
+from pipelines.monitoring.skill import pooled_skill
+from pipelines.runtime import loop
 from pipelines.storage import Layout
 
 # Calendar length per scenario: the issue's 30 days; a timetable change is judged within days of day 15.
@@ -107,7 +107,7 @@ def stationary_figures(summary: dict) -> dict:
 def monitor_signals(params: Params, layout: Layout, summary: dict) -> dict[str, str]:
     """Per day, the drift signals the monitor's decision record raised (which checks fired); marks the
     summary's records `alerted` when the monitor sent an email that day."""
-    from pipelines import monitor
+    from pipelines.monitoring import monitor
 
     out = {}
     for record in summary["days_records"]:

@@ -10,10 +10,10 @@ import tempfile
 import time
 
 from pipelines.config import load_params
-from pipelines.simulate import run as simulate
-from pipelines.simulator.source import network_source
+from pipelines.sources.simulate import run as simulate
+from pipelines.sources.simulator.source import network_source
 from pipelines.storage import Layout
-from pipelines.timeutil import local_midnight_utc, parse_date
+from pipelines.timeutil import local_midnight_utc
 
 TARGET_S_PER_DAY = 5.0
 
@@ -21,7 +21,7 @@ TARGET_S_PER_DAY = 5.0
 def _timed(days: int) -> dict:
     """Simulate `days` days into a fresh data root (truth generated inside the timing, no cache)."""
     params = load_params()
-    first = parse_date(params.simulation.start_date)
+    first = params.simulation.start_date
     start, end = local_midnight_utc(first), local_midnight_utc(first + dt.timedelta(days=days))
     with tempfile.TemporaryDirectory() as tmp:
         layout = Layout(params, tmp)

@@ -17,7 +17,7 @@ import pandas as pd
 from pipelines import schema as s
 from pipelines.config import Params, load_params
 from pipelines.datasets import close_time
-from pipelines.ids import departure_id
+from pipelines.detection.ids import departure_id
 from pipelines.storage import Layout, write_parquet
 from pipelines.timeutil import local_midnight_utc
 
@@ -107,7 +107,8 @@ def run(rows: int = 1_000_000) -> dict:
     """Train on `rows` synthetic rows through train.run; time LightGBM's own fit against the whole stage."""
     import lightgbm as lgb
 
-    from pipelines import tracking, train
+    from pipelines.modeling import train
+    from pipelines.registry import tracking
 
     def timed(function, total):
         def wrapper(*args, **kwargs):

@@ -15,14 +15,18 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from pipelines import build_features, detect_departures, monitor, simulate, validate_snapshots
 from pipelines import schema as s
 from pipelines.config import Params
 from pipelines.datasets import close_time
-from pipelines.labels import read_training_frame
-from pipelines.monitor_inputs import FileReference
+from pipelines.detection import detect_departures
+from pipelines.features import build_features
+from pipelines.modeling.training_rows import read_training_frame
+from pipelines.monitoring import monitor
+from pipelines.monitoring.inputs import FileReference
+from pipelines.sources import simulate
 from pipelines.storage import Layout, write_parquet
 from pipelines.timeutil import local_midnight_utc
+from pipelines.validation import validate_snapshots
 
 STAND_IN = "stand-in"
 
@@ -36,7 +40,7 @@ def with_start(params: Params, scenario: str, start_day: int) -> Params:
 
 def build_days(params: Params, layout: Layout, scenario: str, days: int) -> list[dt.date]:
     """Simulate `days` service dates of `scenario` and build their features and labels."""
-    first = dt.date.fromisoformat(params.simulation.start_date)
+    first = params.simulation.start_date
     dates = [first + dt.timedelta(days=i) for i in range(days)]
     simulate.run(params, layout, local_midnight_utc(first), close_time(params, dates[-1]), scenario=scenario)
     for day in dates:

@@ -14,10 +14,12 @@ from __future__ import annotations
 from airflow.sdk import Asset, AssetOrTimeSchedule, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from pipelines import orchestration as orch
+from pipelines.runtime import orchestration as orch
+from pipelines.runtime import schedule
+from pipelines.runtime.context import Context
 from pipelines.stages import STAGES
 
-FEATURES = Asset(orch.ASSET_FEATURES)
+FEATURES = Asset(schedule.ASSET_FEATURES)
 
 
 def day_stage(name: str, outlets: list | None = None):
@@ -26,25 +28,27 @@ def day_stage(name: str, outlets: list | None = None):
     @task(multiple_outputs=False, task_id=name, doc_md=STAGES[name], outlets=outlets or [])
     def run(upstream: dict | None = None, data_interval_start=None, data_interval_end=None,
             triggering_asset_events=None) -> dict:
+        ctx = Context.from_environment()
         if upstream is None:
-            days = orch.planned_days(data_interval_start, data_interval_end,
+            days = orch.planned_days(ctx, data_interval_start, data_interval_end,
                                      orch.event_extras(triggering_asset_events))
             if not days:
                 raise AirflowSkipException("no service date closed and fully ingested in this interval")
         else:
-            days = upstream["days"]
-        return {"days": days, "results": orch.run_days(name, days)}
+            days = orch.parse_days(upstream["days"])
+        return {"days": orch.iso_days(days), "results": orch.run_days(ctx, name, days)}
 
     return run
 
 
 @dag(dag_id="build_dataset", start_date=orch.first_day(), catchup=False, max_active_runs=1,
-     schedule=AssetOrTimeSchedule(timetable=orch.daily("0 0 * * *"), assets=[Asset(orch.ASSET_SNAPSHOTS)]),
+     schedule=AssetOrTimeSchedule(timetable=orch.daily("build_dataset"),
+                                  assets=[Asset(schedule.ASSET_SNAPSHOTS)]),
      default_args=orch.task_defaults(), doc_md=__doc__, tags=["railcast"])
 def build_dataset() -> None:
     planned = None
-    for name in orch.BUILD_STAGES:
-        is_last = name == orch.BUILD_STAGES[-1]
+    for name in schedule.BUILD_STAGES:
+        is_last = name == schedule.BUILD_STAGES[-1]
         planned = day_stage(name, [FEATURES] if is_last else None)(planned)
 
 

@@ -17,30 +17,33 @@ from __future__ import annotations
 from airflow.sdk import Asset, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from pipelines import orchestration as orch
+from pipelines.runtime import orchestration as orch
+from pipelines.runtime import schedule
+from pipelines.runtime.context import Context
 from pipelines.stages import STAGES
 
-SNAPSHOTS = Asset(orch.ASSET_SNAPSHOTS)
+SNAPSHOTS = Asset(schedule.ASSET_SNAPSHOTS)
 
 
-@dag(dag_id="ingest", schedule=orch.daily("0 0 * * *"), start_date=orch.first_day(), catchup=False,
+@dag(dag_id="ingest", schedule=orch.daily("ingest"), start_date=orch.first_day(), catchup=False,
      max_active_runs=4, default_args=orch.task_defaults(), doc_md=__doc__, tags=["railcast"],
-     params={"source": Param(orch.SOURCE_RAW, enum=[orch.SOURCE_RAW, orch.SOURCE_SIMULATOR],
+     params={"source": Param(schedule.SOURCE_RAW, enum=[schedule.SOURCE_RAW, schedule.SOURCE_SIMULATOR],
                              description="raw: normalize archived polls; simulator: generate the interval"),
              "scenario": Param(None, type=["null", "string"],
                                description="simulator scenario (params.yaml simulation.scenarios)")})
 def ingest_dag() -> None:
     @task(multiple_outputs=False, task_id="simulate", doc_md=STAGES["simulate"])
     def simulate(params=None, data_interval_start=None, data_interval_end=None) -> dict:
-        if params["source"] != orch.SOURCE_SIMULATOR:
+        if params["source"] != schedule.SOURCE_SIMULATOR:
             raise AirflowSkipException("source is raw: nothing to generate")
-        return orch.ingest_interval(data_interval_start, data_interval_end, orch.SOURCE_SIMULATOR,
-                                    params.get("scenario"))
+        return orch.ingest_interval(Context.from_environment(), data_interval_start, data_interval_end,
+                                    schedule.SOURCE_SIMULATOR, params.get("scenario"))
 
     @task(multiple_outputs=False, task_id="ingest", doc_md=STAGES["ingest"], outlets=[SNAPSHOTS],
           trigger_rule="none_failed")
     def ingest(data_interval_start=None, data_interval_end=None, outlet_events=None) -> dict:
-        result = orch.ingest_interval(data_interval_start, data_interval_end, orch.SOURCE_RAW)
+        result = orch.ingest_interval(Context.from_environment(), data_interval_start, data_interval_end,
+                                      schedule.SOURCE_RAW)
         start, end = orch.interval_from(data_interval_start, data_interval_end)
         outlet_events[SNAPSHOTS].extra = {"start": start, "end": end}
         return result

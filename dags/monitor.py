@@ -12,23 +12,25 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetAlias, dag, task
 
-from pipelines import lifecycle
-from pipelines import orchestration as orch
+from pipelines.runtime import lifecycle, schedule
+from pipelines.runtime import orchestration as orch
+from pipelines.runtime.context import Context
 from pipelines.stages import STAGES
 
-DRIFT = AssetAlias(orch.DRIFT_ALIAS)
+DRIFT = AssetAlias(schedule.DRIFT_ALIAS)
 
 
-@dag(dag_id="monitor", schedule=orch.daily("0 4 * * *"), start_date=orch.first_day(), catchup=False,
+@dag(dag_id="monitor", schedule=orch.daily("monitor"), start_date=orch.first_day(), catchup=False,
      max_active_runs=1, default_args=orch.task_defaults(), doc_md=__doc__, tags=["railcast"])
 def monitor_dag() -> None:
     @task(multiple_outputs=False, task_id="monitor", doc_md=STAGES["monitor"], outlets=[DRIFT])
     def monitor(data_interval_start=None, data_interval_end=None, outlet_events=None) -> dict:
-        days = orch.closed_days(data_interval_start, data_interval_end)
-        events = lifecycle.monitor_days(days, data_interval_end)
+        ctx = Context.from_environment()
+        days = orch.closed_days(ctx, data_interval_start, data_interval_end)
+        events = lifecycle.monitor_days(ctx, days, data_interval_end)
         for extra in events:
-            outlet_events[DRIFT].add(Asset(orch.ASSET_DRIFT), extra=extra)
-        return {"days": days, "drift_events": len(events)}
+            outlet_events[DRIFT].add(Asset(schedule.ASSET_DRIFT), extra=extra)
+        return {"days": orch.iso_days(days), "drift_events": len(events)}
 
     monitor()
 

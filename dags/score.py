@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from pipelines import orchestration as orch
+from pipelines.runtime import orchestration as orch
+from pipelines.runtime.context import Context
 from pipelines.stages import STAGES
 
 
-@dag(dag_id="score", schedule=orch.daily("0 3 * * *"), start_date=orch.first_day(), catchup=False,
+@dag(dag_id="score", schedule=orch.daily("score"), start_date=orch.first_day(), catchup=False,
      max_active_runs=1, default_args=orch.task_defaults(), doc_md=__doc__, tags=["railcast"])
 def score_dag() -> None:
     @task(multiple_outputs=False, task_id="score", doc_md=STAGES["score"])
     def score(data_interval_start=None, data_interval_end=None) -> dict:
-        days = orch.closed_days(data_interval_start, data_interval_end)
-        return {"days": days, "results": orch.run_days("score", days)}
+        ctx = Context.from_environment()
+        days = orch.closed_days(ctx, data_interval_start, data_interval_end)
+        return {"days": orch.iso_days(days), "results": orch.run_days(ctx, "score", days)}
 
     score()
 

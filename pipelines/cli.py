@@ -3,16 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
+from types import ModuleType
 from typing import Any
 
 from pipelines.errors import StageError
-from pipelines.stages import COMMANDS, STAGES, command_module
+from pipelines.stages import STAGES, stage_module
 
 EPILOG = """Every stage reads params.yaml (or --params) and keeps its state under RAILCAST_HOME
 (default: .railcast/ in the project). `railcast STAGE --help` explains a stage's options."""
+
+
+# Commands that are not pipeline stages.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "simulator": ("pipelines.sources.simulator.cli", "Simulator utilities: `stations`, `serve`"),
+    "models": ("pipelines.registry.commands", "Show registered model versions, aliases and alias history"),
+    "rollback": ("pipelines.registry.commands", "Restore the previous champion (audited like a promotion)"),
+    "reproduce": ("pipelines.registry.reproduce",
+                  "Rebuild a registered model version from its lineage; check its hash"),
+    "loop": ("pipelines.runtime.loop",
+             "Play the simulated calendar through the stages in-process (no Airflow)"),
+    "demo": ("pipelines.demo.run", "Run the closed loop on the simulator through Airflow (make demo)"),
+    "airflow": ("pipelines.ops.airflow_local",
+                "Start Airflow standalone on 127.0.0.1:8080 under RAILCAST_HOME"),
+    "mlflow-ui": ("pipelines.registry.tracking",
+                  "Open the MLflow UI on 127.0.0.1:5000 for the embedded store"),
+}
+
+
+def command_module(name: str) -> ModuleType:
+    """Import the module implementing stage or command `name`."""
+    if name in STAGES:
+        return stage_module(name)
+    return importlib.import_module(COMMANDS[name][0])
 
 
 def _parse_override(text: str) -> tuple[str, Any]:

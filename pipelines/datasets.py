@@ -21,6 +21,16 @@ def close_time(params: Params, day: dt.date) -> dt.datetime:
     return local_midnight_utc(day + dt.timedelta(days=1)) + after
 
 
+def is_closed(params: Params, day: dt.date, as_of: dt.datetime) -> bool:
+    """Whether service date `day` had closed at `as_of` (no more of its data can arrive)."""
+    return close_time(params, day) <= as_of
+
+
+def closed_days(params: Params, days: list[dt.date], as_of: dt.datetime) -> list[dt.date]:
+    """The dates among `days` that had closed at `as_of`, in their order."""
+    return [d for d in days if is_closed(params, d, as_of)]
+
+
 def closed_service_dates(params: Params, start: dt.datetime, end: dt.datetime) -> list[dt.date]:
     """Service dates whose close time falls in [start, end)."""
     first = (start - dt.timedelta(days=3)).date()

@@ -131,3 +131,16 @@ FEATURE_NUMERIC = (DELAY_AT_PRED, REMAINING_SCHED_MIN, REMAINING_STOPS, HOUR, WE
                    STATION_RECENT_DELAY, DEST_BOARD_FORECAST)
 FEATURE_CATEGORICAL = (CATEGORY, LINE, STATION, PLANNED_DESTINATION, CORRIDOR, REASON_CODE)
 FEATURES = FEATURE_NUMERIC + FEATURE_CATEGORICAL
+
+# --- dataset contracts: the features and labels partitions, and the training rows joined from them ----
+_F64, _I16, _STR = pa.float64(), pa.int16(), pa.string()
+_TYPES = {REMAINING_STOPS: _I16, HOUR: _I16, WEEKDAY: _I16, PLATFORM_CHANGE: pa.int8(), N_REASONS: _I16}
+FEATURES_SCHEMA = pa.schema(
+    [(DEPARTURE_ID, _STR), (SERVICE_DATE, pa.date32()), (T_PRED, TS), (TRAIN_NUMBER, _STR)]
+    + [(c, _TYPES.get(c, _F64)) for c in FEATURE_NUMERIC]
+    + [(c, _STR) for c in FEATURE_CATEGORICAL]
+    + [(c, _F64) for c in BASELINES] + [(BOARD_FORECAST_AVAILABLE, pa.bool_())])
+LABELED, UNLABELABLE = "labeled", "unlabelable"            # values of LABEL_STATUS
+LABELS_SCHEMA = pa.schema([(DEPARTURE_ID, _STR), (LABEL, pa.float64()), (LABELED_AT, TS),
+                           (LABEL_STATUS, _STR), (LABEL_REASON, _STR)])
+TRAINING_SCHEMA = pa.schema([*FEATURES_SCHEMA, LABELS_SCHEMA.field(LABEL), LABELS_SCHEMA.field(LABELED_AT)])

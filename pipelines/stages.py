@@ -1,6 +1,8 @@
 """The stage registry: canonical names mapped to modules, imported lazily.
 
-Stage name = module name = dvc.yaml stage = Airflow task id = CLI command.
+Stage name = module name = dvc.yaml stage = Airflow task id = CLI command; the module lives in the
+package of its stage family (`STAGE_MODULES`).
+Other commands (`railcast models`, `loop`, `demo`, ...) are registered in `pipelines.cli`.
 Every stage module provides `add_arguments(parser)`, `main(args, params) -> dict` (the CLI front-end)
 and one `run(...)` transaction that DAGs, DVC and tests call.
 """
@@ -25,17 +27,19 @@ STAGES: dict[str, str] = {
     "monitor": "Evidently drift and performance checks; decides whether to retrain",
 }
 
-# Commands that are not pipeline stages.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "simulator": ("pipelines.simulator.cli", "Simulator utilities: `stations`, `serve`"),
-    "models": ("pipelines.registry_cli", "Show registered model versions, aliases and alias history"),
-    "rollback": ("pipelines.registry_cli", "Restore the previous champion (audited like a promotion)"),
-    "reproduce": ("pipelines.reproduce",
-                  "Rebuild a registered model version from its lineage; check its hash"),
-    "loop": ("pipelines.loop", "Play the simulated calendar through the stages in-process (no Airflow)"),
-    "demo": ("pipelines.demo", "Run the closed loop on the simulator through Airflow (make demo)"),
-    "airflow": ("pipelines.airflow_local", "Start Airflow standalone on 127.0.0.1:8080 under RAILCAST_HOME"),
-    "mlflow-ui": ("pipelines.tracking", "Open the MLflow UI on 127.0.0.1:5000 for the embedded store"),
+# Where each stage's module lives: the package of its family, the module named as the stage.
+STAGE_MODULES: dict[str, str] = {
+    "simulate": "pipelines.sources.simulate",
+    "ingest": "pipelines.sources.ingest",
+    "validate_snapshots": "pipelines.validation.validate_snapshots",
+    "detect_departures": "pipelines.detection.detect_departures",
+    "build_features": "pipelines.features.build_features",
+    "validate_features": "pipelines.validation.validate_features",
+    "train": "pipelines.modeling.train",
+    "evaluate": "pipelines.modeling.evaluate",
+    "promote": "pipelines.registry.promote",
+    "score": "pipelines.modeling.score",
+    "monitor": "pipelines.monitoring.monitor",
 }
 
 
@@ -43,11 +47,4 @@ def stage_module(name: str) -> ModuleType:
     """Import the module implementing stage `name`."""
     if name not in STAGES:
         raise KeyError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
-    return importlib.import_module(f"pipelines.{name}")
-
-
-def command_module(name: str) -> ModuleType:
-    """Import the module implementing stage or command `name`."""
-    if name in STAGES:
-        return stage_module(name)
-    return importlib.import_module(COMMANDS[name][0])
+    return importlib.import_module(STAGE_MODULES[name])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -15,16 +14,15 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 
-from pipelines import airflow_local
 from pipelines.config import PROJECT_ROOT, Params, load_params
+from pipelines.ops import airflow_local
 from pipelines.storage import Layout
 from pipelines.timeutil import local_midnight_utc
-from tests.test_alerts import Recorder
+from tests.runtime.test_alerts import Recorder
 
 # Minutes each on a 2-core machine (Airflow, GX, MLflow and LightGBM imports in fresh processes). They run
-# in `make test` (CI); RAILCAST_QUICK_TESTS=1 (`make test-quick`) leaves them out of a local edit loop.
-QUICK = os.environ.get("RAILCAST_QUICK_TESTS") == "1"
-slow = pytest.mark.skipif(QUICK, reason="RAILCAST_QUICK_TESTS=1: the Airflow end-to-end tests are skipped")
+# in `make test` (CI); `make test-quick` deselects them (-m "not slow") for a local edit loop.
+slow = pytest.mark.slow
 SMALL = {"train": {"window_days": 4, "min_days": 3, "holdout_days": 1, "num_boost_round": 60,
                    "early_stopping_rounds": 10},
          "gate": {"bootstrap_samples": 200},

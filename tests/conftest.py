@@ -27,3 +27,14 @@ def params() -> Params:
 @pytest.fixture()
 def layout(params: Params, home: Path) -> Layout:
     return Layout(params, home)
+
+
+KINDS = ("unit", "data", "integration", "dags", "model", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test carries exactly one kind of the taxonomy (pyproject.toml's markers), so `-m` selects it."""
+    for item in items:
+        kinds = sorted({m.name for m in item.iter_markers() if m.name in KINDS})
+        if len(kinds) != 1:
+            raise pytest.UsageError(f"{item.nodeid}: needs exactly one of the markers {KINDS}, has {kinds}")

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines import schema as s
-from pipelines.ids import departure_id
+from pipelines.detection.ids import departure_id
 from pipelines.storage import Layout, write_parquet
 from pipelines.timeutil import UTC
 

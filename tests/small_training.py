@@ -44,7 +44,7 @@ def synthetic_store(tmp_path_factory: pytest.TempPathFactory, name: str, overrid
 def promote_passed(params: Params, layout: Layout, version: str, champion: str | None,
                    as_of: dt.datetime) -> dict:
     """Promote `version` over `champion` with a passed gate decision (the test stands in for evaluate)."""
-    from pipelines import promote
+    from pipelines.registry import promote
 
     return promote.run(params, layout, {"version": version, "champion_version": champion, "passed": True,
                                         "reason": "test", "as_of": as_of.isoformat(), "dry_run": False})

@@ -1,0 +1,1 @@
+"""`make demo`: the closed loop on the simulator through a real Airflow, with its report."""

@@ -1,0 +1,2 @@
+"""The model: training rows as of an instant, LightGBM training (`train`), the champion/challenger gate
+(`evaluate`), holdout metrics and batch scoring (`score`). Domain-free platform."""

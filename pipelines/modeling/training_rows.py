@@ -1,0 +1,93 @@
+"""Training rows: the features of closed service dates joined with the labels known at an instant.
+
+The as-of rule lives here once: a label counts at `as_of` when its status is labeled and its
+`labeled_at` is at or before `as_of` (`known_labels`, and the same rule in the DuckDB join).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pandas as pd
+import pyarrow as pa
+
+from pipelines import schema as s
+from pipelines.config import Params
+from pipelines.datasets import closed_days
+from pipelines.storage import Layout
+
+log = logging.getLogger(__name__)
+
+
+def known_labels(labels: pd.DataFrame, as_of: dt.datetime) -> pd.DataFrame:
+    """The rows of a labels frame that were labeled and known at as_of."""
+    known = (labels[s.LABEL_STATUS] == s.LABELED) & (labels[s.LABELED_AT] <= pd.Timestamp(as_of))
+    return labels.loc[known]
+
+
+_TRAINING_JOIN = """
+SELECT {select} FROM read_parquet($features) f
+JOIN (SELECT {departure_id}, {label}, {labeled_at} FROM read_parquet($labels)
+      WHERE CAST({labeled_at} AS TIMESTAMPTZ) <= $as_of AND {status} = '{labeled}') l
+USING ({departure_id})
+ORDER BY f.{t_pred}, f.{departure_id}
+"""
+_LABEL_COUNTS = f"""
+SELECT count(*) FROM read_parquet($labels)
+WHERE CAST({s.LABELED_AT} AS TIMESTAMPTZ) <= $as_of AND {s.LABEL_STATUS} = '{s.UNLABELABLE}'
+"""
+
+
+def _training_join(columns: list[str] | None) -> str:
+    """The as-of join of features and labels, every column or just `columns`."""
+    from_labels = (s.LABEL, s.LABELED_AT)
+    select = (f"f.*, l.{s.LABEL}, l.{s.LABELED_AT}" if columns is None
+              else ", ".join(f"l.{c}" if c in from_labels else f"f.{c}" for c in columns))
+    return _TRAINING_JOIN.format(select=select, departure_id=s.DEPARTURE_ID, label=s.LABEL,
+                                 labeled_at=s.LABELED_AT, status=s.LABEL_STATUS, labeled=s.LABELED,
+                                 t_pred=s.T_PRED)
+
+
+def read_training_table(params: Params, layout: Layout, days: list[dt.date], as_of: dt.datetime,
+                        columns: list[str] | None = None) -> tuple[pa.Table, dict[str, int]]:
+    """Features of the `days` closed by as_of, inner-joined with the labels known (and labeled) at as_of.
+
+    Rows come sorted by (t_pred, departure_id); `columns` narrows the result (default: every feature
+    column plus label and labeled_at). One DuckDB pass reads, joins and sorts (about 5x faster than the
+    same in pandas at a million rows). Also returns the counts of rows kept and dropped, which it logs.
+    """
+    import duckdb
+
+    usable = closed_days(params, days, as_of)
+    feats = [str(p) for d in usable if (p := layout.day_file("features", d)).exists()]
+    labs = [str(p) for d in usable if (p := layout.day_file("labels", d)).exists()]
+    con = duckdb.connect()
+    try:
+        n_features = con.execute("SELECT count(*) FROM read_parquet($f)", {"f": feats}).fetchall()[0][0] \
+            if feats else 0
+        n_unlabelable = con.execute(_LABEL_COUNTS, {"labels": labs, "as_of": as_of}).fetchall()[0][0] \
+            if labs else 0
+        table = con.sql(_training_join(columns), params={"features": feats, "labels": labs, "as_of": as_of}) \
+            .to_arrow_table() if feats and labs else s.TRAINING_SCHEMA.empty_table()
+    finally:
+        con.close()
+    if columns is not None:
+        table = table.select(columns)
+    # The stored types (older partitions may lack a newer column: it stays missing, as with pandas).
+    known = set(s.TRAINING_SCHEMA.names)
+    table = table.cast(pa.schema([s.TRAINING_SCHEMA.field(f.name) if f.name in known else f
+                                  for f in table.schema]))
+    counts = {"features": n_features, "labeled": table.num_rows, "unlabelable": n_unlabelable,
+              "not_yet_known": n_features - table.num_rows - n_unlabelable}
+    log.info("training frame as of %s: %s", as_of.isoformat(), counts)
+    return table, counts
+
+
+def read_training_frame(params: Params, layout: Layout, days: list[dt.date],
+                        as_of: dt.datetime) -> pd.DataFrame:
+    """read_training_table as a pandas frame, every column; the counts in `frame.attrs["counts"]`."""
+    table, counts = read_training_table(params, layout, days, as_of)
+    frame = table.to_pandas()
+    frame.attrs["counts"] = counts
+    return frame

@@ -1,0 +1,121 @@
+"""The monitor's emails as plain data ({subject, body, attachments, incident_key}) built from its evidence.
+
+Standard library only: pipelines.runtime.alerts (imported by DAG files at parse time) builds its drift Alert
+from the same evidence with `alert_from_evidence`, so the Airflow path and the monitor's own "alert"
+key produce the same message with the same incident key (the outbox sends it once).
+"""
+
+from __future__ import annotations
+
+TOP = 8  # features and segments listed in an email
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _feature_lines(evidence: dict) -> list[str]:
+    columns = evidence.get("features", {})
+    hits = sorted((c for c, r in columns.items() if r.get("drifted")),
+                  key=lambda c: (-(columns[c].get("score") or 0.0), c))
+    lines = [f"  {c}: {columns[c]['method']} score {_fmt(columns[c].get('score'))} "
+             f"(threshold {_fmt(columns[c].get('threshold'))}, {columns[c].get('status')})"
+             for c in hits[:TOP]] or ["  none"]
+    share = evidence.get("drift_share", {})
+    lines.append(f"  share of drifted features {_fmt(share.get('share'))} "
+                 f"(threshold {_fmt(share.get('threshold'))}) over {share.get('n_columns')} columns")
+    return lines
+
+
+def _segment_lines(evidence: dict) -> list[str]:
+    return [f"  {r['segment']}={r['value']} {r['column']}: {r['method']} score {_fmt(r['score'])} "
+            f"(threshold {_fmt(r['threshold'])}; rows {r['rows_reference']} reference, "
+            f"{r['rows_current']} now)"
+            for r in evidence.get("segments", [])[:TOP]] or ["  none"]
+
+
+def _other_lines(evidence: dict) -> list[str]:
+    pred = evidence.get("prediction") or {}
+    lines = [f"  champion prediction: {pred.get('method')} score {_fmt(pred.get('score'))} "
+             f"(threshold {_fmt(pred.get('threshold'))}, drifted {pred.get('drifted')})" if pred
+             else "  champion prediction: no predictions for this window"]
+    lines += [f"  null rate of {c}: {_fmt(r['reference'])} -> {_fmt(r['current'])} "
+              f"(threshold {_fmt(r['threshold'])})"
+              for c, r in sorted(evidence.get("null_rates", {}).items())]
+    lines += [f"  values of {c} the reference never had: {_fmt(u['share'])} of rows, e.g. "
+              f"{', '.join(u['examples'])} (threshold {_fmt(u.get('threshold'))})"
+              for c, u in sorted(evidence.get("unseen_categories", {}).items()) if u.get("drifted")]
+    return lines
+
+
+def _skill_line(evidence: dict) -> str:
+    check = evidence.get("skill") or {}
+    cur, hold = check.get("current") or {}, check.get("holdout") or {}
+    if not check.get("judged"):
+        return (f"  not judged: {cur.get('n', 0)} matured labels in the window "
+                f"(holdout skill {_fmt(hold.get('skill'))})")
+    return (f"  window skill {_fmt(cur.get('skill'))} on {cur.get('n')} labels "
+            f"(MAE {_fmt(cur.get('mae'))} vs "
+            f"persistence {_fmt(cur.get('mae_persistence'))}); holdout skill {_fmt(hold.get('skill'))}; "
+            f"retrain below {_fmt(check.get('threshold'))}")
+
+
+def _next_step(evidence: dict) -> str:
+    verdict, start = evidence.get("verdict"), evidence.get("event_start")
+    if verdict == "drift":
+        return (f"No retrain yet ({evidence.get('reason')}). The monitor checks every day: if the drift "
+                f"persists, a retrain is requested with its holdout on or after {start}, and the gate's "
+                f"decision is emailed. This incident sends no further drift email.")
+    if verdict == "deferred":
+        return (f"A retrain is requested once {evidence.get('min_post_event_days')} days since {start} have "
+                f"matured labels ({len(evidence.get('post_event_days', []))} so far), so its holdout lies "
+                f"on or after {start}. No action needed unless the drift is a data fault.")
+    return (f"A retrain was requested as of the close of {evidence.get('day')}; its holdout lies on or after "
+            f"{start}. The gate then decides on promotion and emails the decision.")
+
+
+def drift_message(evidence: dict) -> dict:
+    """The one email of a drift incident: what drifted, skill, what happens next, the report attached."""
+    body = [f"Drift incident since {evidence.get('event_start')} "
+            f"(checked service date {evidence.get('day')}, "
+            f"window {evidence['window']['start']}..{evidence['window']['end']}, champion "
+            f"{evidence.get('champion')}).", f"Verdict: {evidence.get('verdict')}: {evidence.get('reason')}",
+            "", "Drifted features:", *_feature_lines(evidence),
+            "", "Drifted segments:", *_segment_lines(evidence),
+            "", "Other signals:", *_other_lines(evidence), "", "Skill (1 - MAE model / MAE persistence):",
+            _skill_line(evidence), "", "What happens next:", "  " + _next_step(evidence), "",
+            f"Report: {evidence.get('report')} (attached)", f"Decision record: {evidence.get('record')}"]
+    return {"subject": f"drift since {evidence.get('event_start')}: {evidence.get('verdict')}",
+            "body": "\n".join(body) + "\n", "attachments": [p for p in [evidence.get("report")] if p],
+            "incident_key": evidence.get("incident_key")}
+
+
+def empty_window_message(evidence: dict) -> dict:
+    """The alert of a window without any feature rows: upstream stages produced nothing to check."""
+    window = evidence["window"]
+    body = (f"The monitor found no feature rows for service dates {window['start']}..{window['end']}.\n"
+            f"Nothing was checked, so this is not a 'no drift' result.\n\n"
+            f"Check that ingest, detect_departures "
+            f"and build_features ran for these days (features dir: {evidence.get('features_dir')}).\n"
+            f"Decision record: {evidence.get('record')}\n")
+    return {"subject": f"monitor: empty window ending {window['end']}", "body": body, "attachments": [],
+            "incident_key": evidence.get("incident_key")}
+
+
+def bootstrap_message(evidence: dict) -> dict:
+    """The alert of the first training request (no champion yet)."""
+    body = (f"No champion model exists; enough data has matured as of the close of {evidence.get('day')} "
+            f"({evidence.get('reason')}).\nA bootstrap training run was requested; the gate decides on "
+            f"promotion.\nDecision record: {evidence.get('record')}\n")
+    return {"subject": f"bootstrap training requested on {evidence.get('day')}", "body": body,
+            "attachments": [], "incident_key": evidence.get("incident_key")}
+
+
+def alert_from_evidence(evidence: dict) -> dict:
+    """The message matching a verdict's evidence (drift, empty window or bootstrap)."""
+    kind = evidence.get("kind")
+    if kind == "empty_window":
+        return empty_window_message(evidence)
+    if kind == "bootstrap":
+        return bootstrap_message(evidence)
+    return drift_message(evidence)

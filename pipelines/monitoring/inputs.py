@@ -1,0 +1,121 @@
+"""What the monitor reads: the champion's reference, the window's features/predictions/labels, its history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from pipelines import schema as s
+from pipelines.config import Params
+from pipelines.datasets import close_time
+from pipelines.errors import StageError
+from pipelines.modeling import train_data as td
+from pipelines.modeling.training_rows import known_labels
+from pipelines.storage import Layout, read_json
+
+
+class Reference(Protocol):
+    """Where the champion and its drift reference (holdout features + predictions + labels) come from."""
+
+    def champion(self, day: dt.date) -> str | None:
+        """The champion version that was live for service date `day` (None before the first one)."""
+
+    def frame(self, version: str) -> pd.DataFrame:
+        """The reference frame of a version: schema.FEATURES, BASELINES, LABEL, PREDICTION columns."""
+
+    def run_id(self, version: str) -> str | None:
+        """The MLflow run of a version, where monitoring results are logged (None: do not log)."""
+
+
+class RegistryReference:
+    """The MLflow registry: champion per the alias audit log at the day's close, reference from its run."""
+
+    def __init__(self, params: Params, layout: Layout) -> None:
+        self.params, self.layout = params, layout
+
+    def champion(self, day: dt.date) -> str | None:
+        from pipelines.registry.history import (
+            champion_at,  # the same point-in-time champion that scored the day
+        )
+
+        return champion_at(self.layout, close_time(self.params, day))
+
+    def frame(self, version: str) -> pd.DataFrame:
+        from pipelines.registry import tracking
+
+        return pd.read_parquet(tracking.reference_file(self.layout, version))
+
+    def run_id(self, version: str) -> str | None:
+        from pipelines.registry import tracking
+
+        return tracking.version_info(self.layout, version)["run_id"]
+
+
+class FileReference:
+    """A reference frame in a Parquet file, champion from `since` on (tests, offline analysis)."""
+
+    def __init__(self, path: str | Path, version: str, since: dt.date | None = None) -> None:
+        self.path, self.version, self.since = Path(path), version, since
+
+    def champion(self, day: dt.date) -> str | None:
+        return self.version if self.since is None or day >= self.since else None
+
+    def frame(self, version: str) -> pd.DataFrame:
+        return pd.read_parquet(self.path)
+
+    def run_id(self, version: str) -> str | None:
+        return None
+
+
+def window_days(params: Params, day: dt.date) -> list[dt.date]:
+    """The monitor.window_days service dates ending at `day`, oldest first."""
+    return [day - dt.timedelta(days=i) for i in range(params.monitor.window_days - 1, -1, -1)]
+
+
+def _read_days(layout: Layout, name: str, days: list[dt.date]) -> pd.DataFrame | None:
+    frames = [pd.read_parquet(p) for d in days if (p := layout.day_file(name, d)).exists()]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def read_window(params: Params, layout: Layout, days: list[dt.date], version: str | None) -> pd.DataFrame:
+    """Features of `days` with the champion's prediction and the label known at the last day's close."""
+    features = _read_days(layout, "features", days)
+    if features is None or features.empty:
+        return pd.DataFrame(columns=[s.DEPARTURE_ID, *s.FEATURES, *s.BASELINES, s.PREDICTION, s.LABEL])
+    preds = _read_days(layout, "predictions", days)
+    if preds is not None and version is not None:
+        preds = preds[preds[s.MODEL_VERSION].astype(str) == str(version)]
+        features = features.merge(preds[[s.DEPARTURE_ID, s.PREDICTION]], on=s.DEPARTURE_ID, how="left")
+    labels = _read_days(layout, "labels", days)
+    if labels is not None:
+        as_of = close_time(params, days[-1])
+        known = known_labels(labels, as_of)
+        features = features.merge(known[[s.DEPARTURE_ID, s.LABEL]], on=s.DEPARTURE_ID, how="left")
+    return features.sort_values(s.DEPARTURE_ID, kind="mergesort").reset_index(drop=True)
+
+
+def bootstrap_ready(params: Params, layout: Layout, day: dt.date) -> tuple[bool, str]:
+    """(True, "") when `train` can run as of the day's close: a full window and a matured holdout."""
+    try:
+        window, holdout = td.split_days(params, layout, close_time(params, day))
+    except StageError as exc:
+        return False, str(exc)
+    return True, f"window {window[0]}..{window[-1]}, holdout {holdout[0]}..{holdout[-1]}"
+
+
+def post_event_days(params: Params, layout: Layout, start: dt.date, day: dt.date) -> list[dt.date]:
+    """Days from the incident start through `day` whose labels all matured by the day's close."""
+    as_of = close_time(params, day)
+    days = [start + dt.timedelta(days=i) for i in range((day - start).days + 1)]
+    return [d for d in days if td.labels_matured(layout, d, as_of)]
+
+
+def read_history(layout: Layout, day: dt.date) -> list[dict]:
+    """The monitor's records of the days before `day`, oldest first."""
+    folder = layout.dataset("monitoring")
+    files = folder.glob("????-??-??.json") if folder.is_dir() else []
+    days = sorted(dt.date.fromisoformat(p.stem) for p in files)
+    return [read_json(layout.day_file("monitoring", d, ".json")) for d in days if d < day]

@@ -1,0 +1,142 @@
+"""Stage `monitor`: drift and performance of the champion on a window of service dates; decides on retraining.
+
+Writes `reports/drift/<day>/decision.json` (inputs, scores, thresholds, verdict, reason) and the
+Evidently HTML report beside it, `monitoring/<day>.json` (the history persistence and cooldown read),
+and logs both to the champion's MLflow run. Returns {"verdict", "reason", "evidence", "alert", ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+
+from pipelines.cli_args import add_day_list_arguments, day_list
+from pipelines.config import Params
+from pipelines.datasets import close_time
+from pipelines.errors import StageError
+from pipelines.monitoring import alert as monitor_alert
+from pipelines.monitoring import checks as mc
+from pipelines.monitoring import evidently_adapter as drift_adapter
+from pipelines.monitoring import inputs as mi
+from pipelines.monitoring import rules as drift_rules
+from pipelines.storage import Layout, read_json, write_json
+
+
+def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool,
+            history: list[dict]) -> tuple[drift_rules.Decision, list[dt.date]]:
+    """The drift verdict and the incident's post-event days with matured labels."""
+    post = []
+    if drifted:
+        post = mi.post_event_days(params, layout, drift_rules.event_start(history, day), day)
+    return drift_rules.decide_drift(history, day, drifted, len(post), params.monitor), post
+
+
+def _alert(evidence: dict, history: list[dict]) -> dict | None:
+    """The verdict's email, once per incident: the first drift verdict of an incident (the day the drift is
+    seen, before persistence allows a retrain), or the bootstrap / empty-window alert."""
+    verdict, key = evidence["verdict"], evidence.get("incident_key")
+    if verdict in (drift_rules.EMPTY_WINDOW, drift_rules.RETRAIN) and evidence["kind"] != "drift":
+        return monitor_alert.alert_from_evidence(evidence)
+    if verdict in (drift_rules.DRIFT, drift_rules.DEFERRED, drift_rules.RETRAIN) and key:
+        if not any(r.get("alerted") and r.get("incident_key") == key for r in history):
+            return monitor_alert.alert_from_evidence(evidence)
+    return None
+
+
+def judge(params: Params, layout: Layout, day: dt.date, version: str | None, reference: mi.Reference,
+          history: list[dict]) -> tuple[drift_rules.Decision, object | None, dict]:
+    """(decision, Evidently snapshot or None, evidence) of one window: bootstrap, empty window or drift."""
+    if version is None:
+        ready, why = mi.bootstrap_ready(params, layout, day)
+        return (drift_rules.decide_bootstrap(ready, why), None,
+                {"kind": "bootstrap", "drifted": False,
+                 "incident_key": f"bootstrap|{day}" if ready else None})
+    current = mi.read_window(params, layout, mi.window_days(params, day), version)
+    if current.empty:
+        return (drift_rules.Decision(drift_rules.EMPTY_WINDOW, "no feature rows in the window"), None,
+                {"kind": "empty_window", "drifted": None, "incident_key": f"empty_window|{day}",
+                 "features_dir": str(layout.dataset("features"))})
+    ref = reference.frame(version)
+    if ref.empty:
+        raise StageError(f"monitor: the reference of champion {version} is empty; retrain or roll back")
+    snapshot, checks = mc.check_window(params.monitor, ref, current)
+    decision, post = _decide(params, layout, day, checks["drifted"], history)
+    start = decision.event_start.isoformat() if decision.event_start else None
+    return decision, snapshot, {"kind": "drift", **checks, "post_event_days": [d.isoformat() for d in post],
+                                "event_start": start, "incident_key": f"drift|{start}" if start else None}
+
+
+def _write(params: Params, layout: Layout, day: dt.date, evidence: dict, alert: dict | None) -> None:
+    """The decision record (reports/drift/<day>/decision.json) and the history (monitoring/<day>.json)."""
+    keep = ("day", "verdict", "reason", "drifted", "event_start", "incident_key", "champion")
+    write_json({"day": evidence["day"], "verdict": evidence["verdict"], "reason": evidence["reason"],
+                "evidence": evidence, "alert": alert, "thresholds": dataclasses.asdict(params.monitor),
+                "inputs": {"window": evidence["window"], "champion": evidence["champion"]}},
+               evidence["record"])
+    write_json({**{k: evidence.get(k) for k in keep}, "alerted": alert is not None},
+               layout.day_file("monitoring", day, ".json"))
+
+
+def run(params: Params, layout: Layout, day: dt.date, reference: mi.Reference | None = None,
+        log_mlflow: bool = True) -> dict:
+    """Check service date `day`'s window; write the decision record and report; return verdict and alert."""
+    reference = reference or mi.RegistryReference(params, layout)
+    days = mi.window_days(params, day)
+    folder = layout.dataset("reports") / "drift" / day.isoformat()
+    history = mi.read_history(layout, day)
+    version = reference.champion(day)
+    decision, snapshot, found = judge(params, layout, day, version, reference, history)
+    evidence = {"day": day.isoformat(), "champion": version, "as_of": close_time(params, day).isoformat(),
+                "window": {"start": days[0].isoformat(), "end": days[-1].isoformat()},
+                "record": str(folder / "decision.json"), "report": None, "event_start": None,
+                "min_post_event_days": params.monitor.min_post_event_days, **found,
+                "verdict": decision.verdict, "reason": decision.reason}
+    if snapshot is not None:
+        evidence["report"] = str(drift_adapter.save_html(snapshot, folder / "report.html"))
+    evidence = json.loads(json.dumps(evidence, sort_keys=True, default=str))
+    alert = _alert(evidence, history)
+    _write(params, layout, day, evidence, alert)
+    if log_mlflow and version is not None:
+        log_check(layout, reference, version, day, evidence)
+    return {"day": day.isoformat(), "verdict": decision.verdict, "reason": decision.reason,
+            "evidence": evidence, "alert": alert, "record": evidence["record"], "report": evidence["report"]}
+
+
+def read_decision(params: Params, layout: Layout, day: dt.date) -> dict:
+    """The decision record a monitor run wrote for `day` ({} when the day was not checked)."""
+    path = layout.dataset("reports") / "drift" / day.isoformat() / "decision.json"
+    return read_json(path) if path.exists() else {}
+
+
+def log_check(layout: Layout, reference: mi.Reference, version: str, day: dt.date, evidence: dict) -> None:
+    """Attach the decision record and report to the champion's MLflow run (registry.tracking)."""
+    run_id = reference.run_id(version)
+    if run_id is None:
+        return
+    from pathlib import Path
+
+    from pipelines.registry import tracking
+
+    files = {f"monitoring/{day}/decision.json": Path(evidence["record"])}
+    if evidence.get("report"):
+        files[f"monitoring/{day}/report.html"] = Path(evidence["report"])
+    metrics = {"monitor_drift_share": (evidence.get("drift_share") or {}).get("share")}
+    skill_now = ((evidence.get("skill") or {}).get("current") or {}).get("skill")
+    metrics["monitor_skill"] = skill_now
+    tracking.log_to_run(layout, run_id, metrics={k: float(v) for k, v in metrics.items() if v is not None},
+                        files=files)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `railcast monitor`."""
+    add_day_list_arguments(parser, "check (its window ending that day)")
+
+
+def main(args: argparse.Namespace, params: Params) -> dict:
+    """CLI front-end of `railcast monitor`."""
+    layout = Layout(params, args.home)
+    days = day_list(args, "monitor")
+    results = {d.isoformat(): run(params, layout, d) for d in sorted(days)}
+    return next(iter(results.values())) if len(results) == 1 else results

@@ -1,0 +1,62 @@
+"""`railcast models` (versions, aliases, alias history) and `railcast rollback` (restore `previous`)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from pipelines.config import Params
+from pipelines.registry import history, promote, tracking
+from pipelines.storage import Layout
+from pipelines.timeutil import UTC
+
+
+def registry_state(layout: Layout) -> dict:
+    """Versions with their headline tags, the aliases and the audit history."""
+    versions = [{"version": v["version"], "run_id": v["run_id"], "as_of": v["tags"].get("as_of"),
+                 "trigger": v["tags"].get("trigger"), "gate_passed": v["tags"].get("gate_passed"),
+                 "sha256": v["tags"].get(tracking.SHA_TAG, "")[:12]}
+                for v in tracking.list_versions(layout)]
+    return {"model": tracking.MODEL_NAME, "aliases": tracking.aliases(layout), "versions": versions,
+            "history": history.read_audit(layout)}
+
+
+def format_state(state: dict) -> str:
+    """Plain-text view of registry_state for a terminal."""
+    by_version: dict[str, list[str]] = {}
+    for alias, version in sorted(state["aliases"].items()):
+        by_version.setdefault(version, []).append(alias)
+    row = "{:>7}  {:<28} {:<26} {:<10} {:<6} {}"
+    lines = [state["model"], row.format("version", "aliases", "as_of", "trigger", "gate", "sha256")]
+    for v in state["versions"]:
+        lines.append(row.format(v["version"], ",".join(by_version.get(v["version"], [])), str(v["as_of"]),
+                                str(v["trigger"]), str(v["gate_passed"]), v["sha256"]))
+    lines.append("history (oldest first):")
+    for e in state["history"]:
+        lines.append(f"  {e['when']}  {e['action']:<7} {e['alias']:<10} {e['from']} -> {e['to']}  "
+                     f"by {e['who']}: {e['why']}")
+    return "\n".join(lines)
+
+
+def add_models_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `railcast models`."""
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def main_models(args: argparse.Namespace, params: Params) -> dict | None:
+    """Print registered versions, aliases and the alias history."""
+    state = registry_state(Layout(params, args.home))
+    if args.json:
+        return state
+    print(format_state(state))
+    return None
+
+
+def add_rollback_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `railcast rollback`."""
+    parser.add_argument("--reason", required=True, help="why: recorded in the audit log and version tags")
+
+
+def main_rollback(args: argparse.Namespace, params: Params) -> dict:
+    """Restore `previous` as champion (the CLI's audit time is the wall clock)."""
+    return promote.rollback(Layout(params, args.home), args.reason, now=dt.datetime.now(UTC))

@@ -1,0 +1,122 @@
+"""Stage `promote`: move the champion alias after a passed gate, serialized, verified and audited.
+
+MLflow alias moves are last-writer-wins upserts, so every move happens under one file lock beside the
+store and re-checks that the champion is still the version the evaluation compared against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import os
+from pathlib import Path
+
+from filelock import FileLock
+
+from pipelines.config import Params
+from pipelines.errors import StageError
+from pipelines.modeling.model import file_sha256
+from pipelines.registry import tracking
+from pipelines.registry.history import append_audit, read_audit
+from pipelines.storage import Layout, read_json
+from pipelines.timeutil import UTC, parse_instant
+
+LOCK_FILE = "registry.lock"
+LOCK_TIMEOUT_S = 120
+
+
+def registry_lock(layout: Layout) -> FileLock:
+    """The lock every alias move takes (shared by promote, rollback and evaluate)."""
+    layout.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(layout.mlflow_dir / LOCK_FILE), timeout=LOCK_TIMEOUT_S)
+
+
+def default_actor() -> str:
+    """Who moves an alias: $RAILCAST_ACTOR (e.g. the Airflow run), else the OS user."""
+    return os.environ.get("RAILCAST_ACTOR") or getpass.getuser()
+
+
+def verify_artifact(layout: Layout, version: str) -> str:
+    """Hash the stored model file; refuse when it differs from the SHA-256 tagged at training."""
+    expected = tracking.version_info(layout, version)["tags"].get(tracking.SHA_TAG)
+    actual = file_sha256(tracking.model_file(layout, version))
+    if expected != actual:
+        raise StageError(f"refused: model file of version {version} hashes to {actual[:12]}, the registry "
+                         f"tag says {str(expected)[:12]}: the artifact was modified; retrain or restore it")
+    return actual
+
+
+def move_alias(layout: Layout, alias: str, version: str | None, *, why: str, who: str, when: str) -> dict:
+    """Move one alias (caller holds the lock), re-read it, and audit the move in the log and as a tag."""
+    before = tracking.get_alias(layout, alias)
+    tracking.set_alias(layout, alias, version)
+    after = tracking.get_alias(layout, alias)
+    if after != version:
+        raise StageError(f"alias {alias} reads {after} after moving it to {version}: another writer bypassed "
+                         f"the registry lock; inspect `railcast models`")
+    entry = append_audit(layout, {"action": "move", "alias": alias, "from": before, "to": version,
+                                  "why": why, "who": who, "when": when})
+    if version is not None:
+        seq = len(read_audit(layout))
+        tag = {f"alias_move_{seq:05d}": json.dumps(entry, sort_keys=True)}
+        tracking.set_version_tags(layout, version, tag)
+    return entry
+
+
+def _refuse(layout: Layout, decision: dict, why: str, who: str, when: str) -> dict:
+    append_audit(layout, {"action": "refused", "alias": tracking.CHAMPION, "why": why, "who": who,
+                          "when": when,
+                          "from": decision.get("champion_version"), "to": decision.get("version")})
+    return {"moved": False, "version": decision.get("version"), "reason": why}
+
+
+def run(params: Params, layout: Layout, decision: dict, now: dt.datetime | None = None,
+        actor: str | None = None) -> dict:
+    """Promote decision['version'] to champion if it passed and the champion did not change meanwhile."""
+    version, expected = str(decision["version"]), decision.get("champion_version")
+    when = (now or parse_instant(decision["as_of"])).isoformat()  # default keeps DAG runs replayable
+    who = actor or default_actor()
+    if decision.get("dry_run"):
+        return {"moved": False, "version": version, "reason": "dry-run decision: never promotes"}
+    with registry_lock(layout):
+        if not decision.get("passed"):
+            why = f"gate failed: {decision.get('reason', 'no reason recorded')}"
+            return _refuse(layout, decision, why, who, when)
+        current = tracking.get_alias(layout, tracking.CHAMPION)
+        if current != (str(expected) if expected is not None else None):
+            return _refuse(layout, decision, f"stale decision: champion is {current}, the gate compared "
+                                             f"against {expected}; re-run evaluate", who, when)
+        if current == version:
+            return {"moved": False, "version": version, "reason": f"version {version} is already champion"}
+        verify_artifact(layout, version)
+        why = f"gate passed: {decision.get('reason', '')}"
+        if current is not None:
+            move_alias(layout, tracking.PREVIOUS, current, why=f"replaced by {version}", who=who, when=when)
+        move_alias(layout, tracking.CHAMPION, version, why=why, who=who, when=when)
+    return {"moved": True, "champion": version, "previous": current}
+
+
+def rollback(layout: Layout, reason: str, now: dt.datetime, actor: str | None = None) -> dict:
+    """Swap champion and previous (so a rollback can itself be undone), audited like a promotion."""
+    who, when = actor or default_actor(), now.isoformat()
+    with registry_lock(layout):
+        previous = tracking.get_alias(layout, tracking.PREVIOUS)
+        current = tracking.get_alias(layout, tracking.CHAMPION)
+        if previous is None:
+            raise StageError("no `previous` alias to roll back to: see `railcast models`")
+        verify_artifact(layout, previous)
+        move_alias(layout, tracking.CHAMPION, previous, why=f"rollback: {reason}", who=who, when=when)
+        move_alias(layout, tracking.PREVIOUS, current, why=f"rolled back: {reason}", who=who, when=when)
+    return {"moved": True, "champion": previous, "previous": current}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `railcast promote`."""
+    parser.add_argument("--decision", required=True, help="decision record JSON from `railcast evaluate`")
+
+
+def main(args: argparse.Namespace, params: Params) -> dict:
+    """CLI front-end: the audit time of a manual promotion is the wall clock."""
+    return run(params, Layout(params, args.home), read_json(Path(args.decision)), now=dt.datetime.now(UTC))

@@ -1,0 +1,85 @@
+"""What the model-lifecycle tasks call: the monitor's alerts and drift events, and the retrain chain
+(request -> train -> evaluate -> promote -> notify).
+
+Every function takes the task's `Context`. The monitor and retrain DAG files import this module at
+parse time: like `orchestration`, its top level imports only the standard library and the runtime's
+light modules; stage modules are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pipelines.runtime import orchestration as orch
+from pipelines.runtime.context import Context
+
+
+def retrain_request(conf: Mapping[str, Any] | None, events: Iterable[Mapping[str, Any]]) -> dict:
+    """as_of and trigger of a retrain: a manual run's conf wins, else the drift events' latest window end."""
+    from pipelines.errors import StageError
+
+    conf = dict(conf or {})
+    if conf.get("reason") or conf.get("as_of"):
+        if not conf.get("reason") or not conf.get("as_of"):
+            raise StageError("a manual retrain needs conf {'reason': ..., 'as_of': ISO instant}")
+        return {"as_of": orch.instant(conf["as_of"]).isoformat(),
+                "trigger": {"kind": "manual", "reason": str(conf["reason"])}}
+    events = [dict(e) for e in events if e.get("window_end")]
+    if not events:
+        raise StageError("retrain needs a drift event with extra.window_end or conf with reason and as_of")
+    latest = max(events, key=lambda e: orch.instant(e["window_end"]))
+    evidence = {str(e.get("day", e["window_end"])): e.get("evidence") for e in events}
+    # The monitor's first model comes through the same asset: its evidence says kind "bootstrap".
+    kinds = {(e.get("evidence") or {}).get("kind") for e in events}
+    kind = "bootstrap" if kinds == {"bootstrap"} else "drift"
+    return {"as_of": orch.instant(latest["window_end"]).isoformat(),
+            "trigger": {"kind": kind, "evidence": orch.jsonable(evidence)}}
+
+
+def train_model(ctx: Context, request: Mapping[str, Any]) -> dict:
+    """Train a challenger as of the request's instant; returns version, as_of and headline numbers."""
+    result = orch.run_stage(ctx, "train", as_of=orch.instant(request["as_of"]),
+                            trigger=dict(request["trigger"]))
+    return {**result, "as_of": request["as_of"]}
+
+
+def evaluate_model(ctx: Context, trained: Mapping[str, Any]) -> dict:
+    """Gate the trained version; returns the decision record's path and headline (not the whole record)."""
+    record = orch.run_stage(ctx, "evaluate", version=str(trained["version"]),
+                            as_of=orch.instant(trained["as_of"]))
+    keep = ("version", "champion_version", "as_of", "passed", "reason", "record_file")
+    return {k: record.get(k) for k in keep}
+
+
+def promote_model(ctx: Context, decision: Mapping[str, Any], actor: str | None = None) -> dict:
+    """Promote from the decision record file the evaluate task wrote; `actor` is audited (the run)."""
+    from pipelines.storage import read_json
+
+    record = read_json(decision["record_file"])
+    return orch.run_stage(ctx, "promote", decision=record, actor=actor)
+
+
+def monitor_days(ctx: Context, days: Iterable[dt.date], window_end: Any) -> list[dict]:
+    """Run monitor per day; send the alerts it asks for; return the drift events ("retrain" verdicts)."""
+    from pipelines.runtime import alerts
+
+    end = orch.instant(window_end)
+    events = []
+    for day, result in orch.run_days(ctx, "monitor", days).items():
+        # the monitor decides and words its alert: once per incident (its first drift verdict, the
+        # bootstrap, an empty window); the outbox only delivers it
+        if result.get("alert"):
+            alerts.raise_alert(ctx.params, ctx.layout, alerts.monitor_alert(result["alert"], day, end))
+        if result.get("verdict") == "retrain":
+            events.append({"day": day, "window_end": end.isoformat(),
+                           "evidence": orch.jsonable(result.get("evidence"))})
+    return events
+
+
+def notify_decision(ctx: Context, decision: Mapping[str, Any], promotion: Mapping[str, Any]) -> dict:
+    """Email the retrain decision (promoted, or refused with its reason) through the outbox."""
+    from pipelines.runtime import alerts
+
+    return alerts.raise_alert(ctx.params, ctx.layout, alerts.decision_alert(dict(decision), dict(promotion)))

@@ -1,0 +1,187 @@
+"""The real thing: `airflow standalone` (scheduler, LocalExecutor, API) runs the retrain DAG twice, once
+triggered manually with a reason, once by a drift asset event (no logical date), emails both decisions
+through the outbox to an SMTP server on loopback, and stops with no process left behind.
+
+Then `airflow backfill create` over two days of `ingest`, twice. DAGs start paused and only what a
+test needs is unpaused: the daily DAGs would run today's interval, find no data and email failures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import time
+import warnings
+from collections.abc import Callable
+
+import pytest
+
+from benchmarks.bench_train import write_days
+from pipelines.ops import airflow_local
+from pipelines.ops.airflow_api import AirflowApi, AirflowError
+from pipelines.ops.process_tree import family, process_table
+from pipelines.registry import history, tracking
+from pipelines.runtime import schedule
+from pipelines.timeutil import BERLIN
+from tests.airflow_helpers import Mailbox, airflow_test_env, free_port, small_params
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory):
+    """Airflow standalone on a free port with retrain unpaused; stopped (and checked) at the end."""
+    root = tmp_path_factory.mktemp("standalone")
+    params_file, params, layout = small_params(root)
+    mailbox, port = Mailbox(), free_port()
+    mailbox.server.start()
+    env = airflow_test_env(layout, params_file, mailbox, port)
+    password = airflow_local.admin_password(layout)
+    airflow_local.prepare(env, unpause=())
+    proc = airflow_local.start(env, root / "standalone.log")
+    started = {"proc": proc, "seen": set()}
+    try:
+        airflow_local.wait_healthy(port, proc, timeout_s=300)
+        api = AirflowApi(port, airflow_local.ADMIN, password)
+        assert set(api.wait_dags(schedule.DAG_IDS).values()) == {True}, "paused at creation"
+        api.set_paused("retrain", False)
+        started["seen"] = family(proc.pid, set())
+        yield {"api": api, "params": params, "layout": layout, "mailbox": mailbox, "env": env, **started}
+    finally:
+        airflow_local.stop(proc)  # a no-op after test_stop_leaves_no_process_behind
+        mailbox.server.stop()
+
+
+def test_retrain_manual_then_asset_triggered_under_the_scheduler(standalone):
+    api, layout, mailbox = standalone["api"], standalone["layout"], standalone["mailbox"]
+    first = standalone["params"].simulation.start_date
+    as_of = write_days(standalone["params"], layout, first, 5, 500)
+    assert {p["name"]: p["slots"] for p in api.call("GET", "/api/v2/pools")["pools"]}["registry"] == 1
+    manual = api.trigger_manual("retrain", {"reason": "first model", "as_of": as_of.isoformat()})
+    assert api.wait_finished("retrain", manual["dag_run_id"])["state"] == "success"
+    drift = api.call("GET", f"/api/v2/assets?uri_pattern={schedule.ASSET_DRIFT}")["assets"][0]
+    api.call("POST", "/api/v2/assets/events", {"asset_id": drift["id"], "extra": {
+        "day": "2025-09-05", "window_end": as_of.isoformat(), "evidence": {"drifted": ["delay_at_pred"]}}})
+    triggered = wait_asset_run(api)
+    assert triggered["logical_date"] is None and triggered["run_type"] == "asset_triggered"
+    assert api.wait_finished("retrain", triggered["dag_run_id"])["state"] == "success"
+    assert tracking.get_alias(layout, tracking.CHAMPION) == "1"
+    refused = [e for e in history.read_audit(layout) if e["action"] == "refused"]
+    assert [e["to"] for e in refused] == ["2"], "the identical retrain must not beat the champion"
+    wait_for_mail(mailbox, 2)
+    assert sorted(m["Subject"] for m in mailbox.messages) == [
+        "[railcast] model version 1 promoted to champion", "[railcast] model version 2 not promoted"]
+    ids = [m["Message-ID"] for m in mailbox.messages]
+    assert len(ids) == len(set(ids)), "every alert arrives once"
+    others = {d: api.runs(d) for d in schedule.DAG_IDS if d != "retrain"}
+    assert others == {d: [] for d in others}, "paused DAGs must not run"
+
+
+def test_backfill_create_under_the_scheduler_rewrites_identical_partitions(standalone):
+    """`airflow backfill create` (the CLI users run) queues ingest runs the scheduler executes; a second
+    backfill of the same days reprocesses them into byte-identical hour partitions."""
+    api, layout, env = standalone["api"], standalone["layout"], standalone["env"]
+    api.set_paused("ingest", False)  # build_dataset stays paused: the full chain is test_backfill.py's
+    days = ["2025-09-22", "2025-09-23"]
+    backfill = [airflow_local.airflow_bin(), "backfill", "create", "--dag-id", "ingest",
+                "--from-date", days[0], "--to-date", days[-1], "--dag-run-conf", '{"source": "simulator"}',
+                "--reprocess-behavior", "completed"]  # the first has nothing to reprocess unless retried
+    retry = lambda: cancel_open_backfills(api)  # noqa: E731
+    airflow_cli(backfill, env, before_retry=retry)
+    wait_backfills(api, 1)
+    files = sorted(layout.dataset("snapshots").glob("2025-09-2[123]T*.parquet"))
+    assert len(files) == 48, "two Berlin days of UTC hour partitions"
+    before = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
+    airflow_cli(backfill, env, before_retry=retry)  # the same days again: every run reprocessed
+    wait_backfills(api, 2)
+    after = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
+    assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
+    assert all(after[k][1] != before[k][1] for k in before), "the second backfill rewrote every hour"
+    runs = [r for r in api.runs("ingest") if r["run_type"] == "backfill"]
+    berlin = sorted(dt.datetime.fromisoformat(r["logical_date"].replace("Z", "+00:00")).astimezone(BERLIN)
+                    for r in runs)
+    assert [d.date().isoformat() for d in berlin] == days and {d.hour for d in berlin} == {0}
+    assert {r["state"] for r in runs} == {"success"}
+
+
+def airflow_cli(command: list[str], env: dict[str, str], attempts: int = 3,
+                before_retry: Callable[[], None] | None = None) -> None:
+    """Run an `airflow` CLI command the way a user does, showing its output if it fails.
+
+    The CLI writes the SQLite metadata DB while the scheduler, API server and DAG processor do. A 60 s
+    lock wait and WAL mode (pipelines/ops/airflow_db.py, tested in test_airflow_local) made that rarer, but
+    fresh-clone suites still met "database is locked" answered at once (SQLite's deadlock/stale-snapshot
+    case, which no wait resolves) inside `backfill create`: so a failed attempt is retried, after
+    `before_retry` (for a backfill: cancel the one the failed attempt left open)."""
+    failures = []
+    for _ in range(attempts):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode == 0:
+            if failures:
+                warnings.warn(f"{' '.join(command[1:3])} needed a retry:\n" + "\n".join(failures),
+                              stacklevel=2)
+            return
+        failures.append(f"exit {done.returncode}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+        time.sleep(5)
+        if before_retry:
+            before_retry()
+    raise AssertionError(f"{' '.join(command[1:4])} failed {attempts} times:\n" + "\n---\n".join(failures))
+
+
+def cancel_open_backfills(api: AirflowApi, dag_id: str = "ingest") -> None:
+    """Cancel backfills not completed: a `backfill create` that failed halfway leaves one open, and
+    another create of the same DAG is refused (AlreadyRunningBackfill) while it is."""
+    for backfill in api.call("GET", f"/api/v2/backfills?dag_id={dag_id}")["backfills"]:
+        if not backfill["completed_at"]:
+            try:
+                api.call("PUT", f"/api/v2/backfills/{backfill['id']}/cancel")
+            except AirflowError as exc:
+                if exc.status != 409:  # 409: it completed meanwhile
+                    raise
+
+
+def wait_backfills(api: AirflowApi, count: int, timeout_s: float = 600) -> list[dict]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = api.call("GET", "/api/v2/backfills?dag_id=ingest")["backfills"]
+        if len(found) >= count and all(b["completed_at"] for b in found):
+            return found
+        time.sleep(2)
+    raise TimeoutError(f"{count} ingest backfill(s) not completed after {timeout_s:.0f} s")
+
+
+def test_stop_leaves_no_process_behind(standalone):
+    """Runs last in this module: stops Airflow itself and checks every process it ever saw is gone."""
+    proc, seen = standalone["proc"], standalone["seen"]
+    seen |= family(proc.pid, seen)
+    workers = [pid for pid, _ in seen if "LocalExecutor" in cmdline(pid)]
+    assert workers, "the scheduler should have started LocalExecutor workers"
+    t0 = time.monotonic()
+    airflow_local.stop(proc)
+    assert time.monotonic() - t0 < 60, "stop is bounded"
+    alive = process_table()
+    left = [pid for pid, start in seen if pid in alive and alive[pid][3] == start and alive[pid][2] != "Z"]
+    assert left == [], f"orphans after stop: {[cmdline(p) for p in left]}"
+    assert airflow_local.group_members(proc.pid) == []
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def wait_for_mail(mailbox: Mailbox, count: int, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(mailbox.messages) < count and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+def wait_asset_run(api: AirflowApi, timeout_s: float = 120) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [r for r in api.runs("retrain") if r["run_type"] == "asset_triggered"]
+        if found:
+            return found[0]
+        time.sleep(2)
+    raise TimeoutError("no asset-triggered retrain run")

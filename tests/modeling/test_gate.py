@@ -1,0 +1,103 @@
+"""Gate rules, table-driven: thresholds, ties, NaN metrics, missing champion, clustered bootstrap."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pipelines.config import Gate
+from pipelines.modeling import gate
+
+pytestmark = pytest.mark.unit
+
+RULES = Gate(min_relative_gain=0.02, min_gain_over_persistence=0.10, max_class_degradation=0.05,
+             bootstrap_samples=500, bootstrap_seed=11, champion_model="")
+NAN = math.nan
+
+
+def model(mae: float, **by_class: float) -> dict:
+    return {"mae": mae, "by_class": {c: {"mae": v} for c, v in by_class.items()}}
+
+
+# (case, challenger, persistence MAE, champion or None, bootstrap upper, expected pass, failing checks)
+CASES = [
+    ("bootstrap: beats persistence", model(5.0), 10.0, None, NAN, True, set()),
+    ("bootstrap: gain exactly at threshold passes", model(9.0), 10.0, None, NAN, True, set()),
+    ("bootstrap: too close to persistence", model(9.5), 10.0, None, NAN, False, {"persistence_gain"}),
+    ("bootstrap: NaN challenger MAE", model(NAN), 10.0, None, NAN, False, {"persistence_gain"}),
+    ("bootstrap: NaN persistence MAE", model(5.0), NAN, None, NAN, False, {"persistence_gain"}),
+    ("bootstrap: zero persistence MAE", model(0.0), 0.0, None, NAN, False, {"persistence_gain"}),
+    ("champion: clear win", model(4.0, ICE=5.0, RE=3.0), 10.0, model(5.0, ICE=5.5, RE=3.0), -0.2, True,
+     set()),
+    ("champion: tie fails the margin and the interval", model(5.0, RE=3.0), 10.0, model(5.0, RE=3.0), 0.0,
+     False, {"champion_gain", "bootstrap_upper"}),
+    ("champion: gain below margin", model(4.95), 10.0, model(5.0), -0.01, False, {"champion_gain",
+                                                                                  "class_degradation"}),
+    ("champion: interval crosses zero", model(4.0, RE=3.0), 10.0, model(5.0, RE=3.0), 0.05, False,
+     {"bootstrap_upper"}),
+    ("champion: one class degrades 10%", model(4.0, ICE=5.5, RE=2.0), 10.0, model(5.0, ICE=5.0, RE=3.0), -0.3,
+     False, {"class_degradation"}),
+    ("champion: class degradation exactly 5% passes", model(4.0, ICE=5.25), 10.0, model(5.0, ICE=5.0), -0.3,
+     True, set()),
+    ("champion: NaN class MAE fails", model(4.0, ICE=NAN), 10.0, model(5.0, ICE=5.0), -0.3, False,
+     {"class_degradation"}),
+    ("champion: NaN bootstrap bound fails", model(4.0, RE=2.0), 10.0, model(5.0, RE=3.0), NAN, False,
+     {"bootstrap_upper"}),
+    ("champion: NaN champion MAE fails", model(4.0, RE=2.0), 10.0, model(NAN, RE=3.0), -0.3, False,
+     {"champion_gain"}),
+    ("champion: beats champion but not persistence", model(9.5, RE=2.0), 10.0, model(10.0, RE=3.0), -0.3,
+     False, {"persistence_gain"}),
+]
+
+
+@pytest.mark.parametrize(("case", "challenger", "persistence", "champion", "upper", "expected", "failing"),
+                         CASES, ids=[c[0] for c in CASES])
+def test_gate_rules(case, challenger, persistence, champion, upper, expected, failing):
+    passed, checks = gate.decide(RULES, challenger, persistence, champion, upper)
+    assert passed is expected
+    assert {c.name for c in checks if not c.passed} == failing
+    assert all(c.reason for c in checks)
+
+
+def test_without_champion_only_persistence_applies():
+    _, checks = gate.decide(RULES, model(5.0), 10.0, None)
+    assert [c.name for c in checks] == ["persistence_gain"]
+
+
+def test_records_are_json_safe():
+    _, checks = gate.decide(RULES, model(NAN), 10.0, None)
+    record = gate.as_records(checks)[0]
+    assert record["value"] is None and record["passed"] is False
+
+
+def test_bootstrap_clear_improvement_is_below_zero():
+    rng = np.random.default_rng(0)
+    diff = rng.normal(-1.0, 1.0, 2000)
+    groups = np.repeat(np.arange(400), 5)
+    assert gate.cluster_bootstrap_upper(diff, groups, 500, 1) < -0.8
+
+
+def test_bootstrap_no_difference_is_not_below_zero():
+    assert gate.cluster_bootstrap_upper(np.zeros(100), np.arange(100), 200, 1) == 0.0
+
+
+def test_bootstrap_resamples_whole_runs():
+    """Rows of one run share their error: the interval must be as wide as the number of runs allows."""
+    rng = np.random.default_rng(3)
+    per_run = rng.normal(-0.1, 1.0, 20)
+    diff = np.repeat(per_run, 50)           # 20 runs x 50 departures, perfectly correlated inside a run
+    runs = np.repeat(np.arange(20), 50)
+    clustered = gate.cluster_bootstrap_upper(diff, runs, 500, 2)
+    naive = gate.cluster_bootstrap_upper(diff, np.arange(diff.size), 500, 2)
+    assert clustered > naive + 0.2           # treating rows as independent would be overconfident
+    assert clustered > 0
+
+
+def test_bootstrap_is_seeded_and_nan_safe():
+    diff, groups = np.linspace(-1, 0.5, 60), np.arange(60) // 3
+    first = gate.cluster_bootstrap_upper(diff, groups, 300, 7)
+    assert first == gate.cluster_bootstrap_upper(diff, groups, 300, 7)
+    assert math.isnan(gate.cluster_bootstrap_upper(np.array([1.0, NAN]), np.array([0, 1]), 100, 1))
+    assert math.isnan(gate.cluster_bootstrap_upper(np.array([]), np.array([]), 100, 1))

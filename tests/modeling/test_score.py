@@ -1,0 +1,75 @@
+"""The score stage on a real MLflow SQLite registry: point-in-time champion, shadow model, same bytes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipelines import schema as s
+from pipelines.cli import main as cli_main
+from pipelines.config import load_params
+from pipelines.datasets import close_time
+from pipelines.errors import StageError
+from pipelines.modeling import score, train
+from pipelines.registry import tracking
+from tests.small_training import day, promote_passed, small_training, synthetic_store
+
+pytestmark = pytest.mark.integration
+
+SMALL = small_training(4, 3, 60)
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """Five days of features; v1 champion from day 2's close, replaced by v2 at day 4's close."""
+    with synthetic_store(tmp_path_factory, "score", SMALL, 5, 500) as (params, layout, as_of):
+        weak = load_params(overrides={**SMALL, "train.num_boost_round": 5})
+        v1 = train.run(weak, layout, as_of, {"kind": "bootstrap"})["version"]
+        v2 = train.run(params, layout, as_of, {"kind": "manual", "reason": "test"})["version"]
+        moves = ((v1, None, close_time(params, day(2))), (v2, v1, close_time(params, day(4))))
+        for version, champion, when in moves:
+            assert promote_passed(params, layout, version, champion, when)["moved"]
+        yield params, layout, v1, v2
+
+
+def test_no_champion_yet_writes_nothing(scored):
+    params, layout, _, _ = scored
+    result = score.run(params, layout, day(1))
+    assert result["rows"] == 0 and result["model_version"] is None
+    assert not layout.day_file("predictions", day(1)).exists()
+
+
+def test_first_champion_scores_and_shadows_itself(scored):
+    params, layout, v1, _ = scored
+    result = score.run(params, layout, day(3))
+    table = pd.read_parquet(result["predictions"])
+    assert set(table[s.MODEL_VERSION]) == {v1} and set(table[s.SHADOW_MODEL_VERSION]) == {v1}
+    assert (table[s.PREDICTION] == table[s.SHADOW_PREDICTION]).all()
+
+
+def test_later_champion_scores_with_first_in_shadow_and_reruns_identically(scored):
+    params, layout, v1, v2 = scored
+    result = score.run(params, layout, day(5))
+    path = layout.day_file("predictions", day(5))
+    first_bytes = path.read_bytes()
+    features = pd.read_parquet(layout.day_file("features", day(5))).sort_values(s.DEPARTURE_ID)
+    table = pd.read_parquet(path)
+    assert result["rows"] == len(features) == len(table) > 0
+    assert list(table.columns) == list(s.PREDICTIONS_SCHEMA.names)
+    assert table[s.DEPARTURE_ID].tolist() == features[s.DEPARTURE_ID].tolist()
+    assert table[s.PREDICTION_ID].is_unique
+    assert set(table[s.MODEL_VERSION]) == {v2} and set(table[s.SHADOW_MODEL_VERSION]) == {v1}
+    expected = tracking.load_version(layout, v2).predict(features)
+    assert table[s.PREDICTION].to_numpy() == pytest.approx(expected)
+    assert not (table[s.PREDICTION] == table[s.SHADOW_PREDICTION]).all()
+    score.run(params, layout, day(5))
+    assert path.read_bytes() == first_bytes
+
+
+def test_missing_features_refused_and_cli(scored, capsys):
+    params, layout, _, v2 = scored
+    with pytest.raises(StageError, match="build_dataset"):
+        score.run(params, layout, day(9))
+    overrides = [f"--set=train.{k.split('.', 1)[1]}={v}" for k, v in SMALL.items() if k != "train.lgb_params"]
+    code = cli_main(["score", "--home", str(layout.root), "--day", day(5).isoformat(), *overrides])
+    assert code == 0 and f'"model_version": "{v2}"' in capsys.readouterr().out

@@ -1,0 +1,97 @@
+"""The monitor's pure decision rules, table-driven: persistence, incident, cooldown, deferral, bootstrap."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from pipelines.config import load_params
+from pipelines.monitoring import rules as r
+
+pytestmark = pytest.mark.unit
+
+D = dt.date(2025, 9, 20)
+
+
+BASE = {"persistence_k": 1, "persistence_n": 2, "cooldown_days": 5, "min_post_event_days": 3}  # fixed here
+
+
+def rules(**overrides):
+    """The monitor section with the rule parameters of this table (params.yaml may be tuned apart)."""
+    return dataclasses.replace(load_params().monitor, **{**BASE, **overrides})
+
+
+def history(*rows: tuple[int, bool, str, int | None]) -> list[dict]:
+    """(days before D, drifted, verdict, event start as days before D) -> monitor records."""
+    return [{"day": (D - dt.timedelta(days=ago)).isoformat(), "drifted": drifted, "verdict": verdict,
+             "event_start": None if start is None else (D - dt.timedelta(days=start)).isoformat()}
+            for ago, drifted, verdict, start in rows]
+
+
+CASES = [
+    # (name, history, drifted today, post-event days, overrides, verdict, event start as days before D)
+    ("quiet day", [], False, 0, {}, r.NO_DRIFT, None),
+    ("first drift, k=1, labels matured", [], True, 3, {}, r.RETRAIN, 0),
+    ("first drift, too few post-event days", [], True, 1, {}, r.DEFERRED, 0),
+    ("k=2 of n=3: only today", history((1, False, r.NO_DRIFT, None)), True, 3,
+     {"persistence_k": 2, "persistence_n": 3}, r.DRIFT, 0),
+    ("k=2 of n=3: today and two days ago",
+     history((2, True, r.DRIFT, 2), (1, False, r.NO_DRIFT, None)), True, 3,
+     {"persistence_k": 2, "persistence_n": 3}, r.RETRAIN, 0),
+    ("k=2 of n=3: a drift four days ago is outside", history((3, True, r.DRIFT, 3)), True, 3,
+     {"persistence_k": 2, "persistence_n": 3}, r.DRIFT, 0),
+    ("missing day breaks nothing but counts as no drift", history((2, True, r.DRIFT, 2)), True, 3,
+     {"persistence_k": 3, "persistence_n": 3}, r.DRIFT, 0),
+    ("incident runs back over consecutive drifted days",
+     history((3, False, r.NO_DRIFT, None), (2, True, r.DEFERRED, 2), (1, True, r.DEFERRED, 2)), True, 3, {},
+     r.RETRAIN, 2),
+    ("deferred until post-event labels", history((1, True, r.DEFERRED, 1)), True, 2, {}, r.DEFERRED, 1),
+    ("cooldown after a retrain", history((3, True, r.RETRAIN, 3), (2, False, r.NO_DRIFT, None)), True, 3,
+     {"cooldown_days": 5}, r.DRIFT, 0),
+    ("cooldown over", history((6, True, r.RETRAIN, 6)), True, 3, {"cooldown_days": 5}, r.RETRAIN, 0),
+    ("one incident, one retrain", history((7, True, r.DEFERRED, 7), (6, True, r.RETRAIN, 7),
+                                          *((i, True, r.DRIFT, 7) for i in range(5, 0, -1))), True, 3,
+     {"cooldown_days": 2}, r.DRIFT, 7),
+    ("a later record never changes an earlier day", history((-1, True, r.RETRAIN, -1)), True, 3, {},
+     r.RETRAIN, 0),
+]
+
+
+@pytest.mark.parametrize(("name", "hist", "drifted", "post", "overrides", "verdict", "start"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_decide_drift(name, hist, drifted, post, overrides, verdict, start) -> None:
+    decision = r.decide_drift(hist, D, drifted, post, rules(**overrides))
+    assert decision.verdict == verdict, decision.reason
+    expected = None if start is None else D - dt.timedelta(days=start)
+    assert decision.event_start == expected
+
+
+def test_deferral_reason_names_the_event_start_and_the_wait() -> None:
+    decision = r.decide_drift(history((1, True, r.DEFERRED, 1)), D, True, 1, rules(min_post_event_days=3))
+    assert str(D - dt.timedelta(days=1)) in decision.reason and "waits for 3" in decision.reason
+
+
+@pytest.mark.parametrize(("ready", "verdict"), [(False, r.NO_CHAMPION), (True, r.RETRAIN)])
+def test_bootstrap(ready, verdict) -> None:
+    decision = r.decide_bootstrap(ready, "only 3 service dates")
+    assert decision.verdict == verdict and decision.event_start is None
+    assert ("bootstrap" in decision.reason) if ready else ("only 3 service dates" in decision.reason)
+
+
+def test_persistence_counts_the_latest_window() -> None:
+    hist = history((1, True, r.DRIFT, 1), (2, True, r.DRIFT, 2))
+    assert r.persistence(hist, D, True, 3) == 3
+    assert r.persistence(hist, D, False, 3) == 2
+    assert r.persistence(hist, D, True, 1) == 1
+
+
+def test_train_reads_the_event_start_of_a_drift_trigger() -> None:
+    from pipelines.modeling.train_data import event_start
+
+    per_day = {"2025-09-17": {"event_start": "2025-09-15"}, "2025-09-18": {"event_start": "2025-09-16"}}
+    assert event_start({"kind": "drift", "evidence": per_day}) == dt.date(2025, 9, 16)
+    assert event_start({"kind": "drift", "evidence": {"event_start": "2025-09-15"}}) == dt.date(2025, 9, 15)
+    assert event_start({"kind": "drift", "evidence": {"stand_in": "x"}}) is None
+    assert event_start({"kind": "bootstrap", "evidence": per_day}) is None

@@ -1,0 +1,196 @@
+"""The monitor stage on real Evidently and files in a temporary data root: verdicts, records, report, alerts.
+
+The champion's reference comes from a file (monitor_inputs.FileReference); the MLflow registry path is
+covered in test_monitor_registry.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import email
+import email.policy
+import json
+import re
+
+import numpy as np
+import pytest
+
+from benchmarks.bench_monitor import VERSION, window_frame, write_reference, write_window
+from pipelines import schema as s
+from pipelines.cli import main as cli_main
+from pipelines.config import load_params
+from pipelines.monitoring import monitor
+from pipelines.monitoring.inputs import FileReference
+from pipelines.runtime import alerts
+from pipelines.storage import Layout
+from pipelines.timeutil import parse_instant
+
+pytestmark = pytest.mark.integration
+
+ROWS = 1200
+EXTERNAL = re.compile(r"<(script|link|img)\b[^>]*\b(src|href)\s*=", re.IGNORECASE)
+DAY = dt.date(2025, 9, 20)
+
+
+def days(n: int) -> list[dt.date]:
+    return [DAY + dt.timedelta(days=i) for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    params = load_params(overrides={"monitor.min_post_event_days": 2})
+    root = tmp_path_factory.mktemp("monitor")
+    reference = FileReference(write_reference(window_frame(DAY - dt.timedelta(days=3), 2 * ROWS, 2),
+                                              root / "reference.parquet"), VERSION)
+    return params, root, reference
+
+
+def check(params, layout, day, reference):
+    return monitor.run(params, layout, day, reference=reference, log_mlflow=False)
+
+
+@pytest.fixture(scope="module")
+def quiet(setup):
+    params, root, reference = setup
+    layout = Layout(params, root / "quiet")
+    write_window(layout, window_frame(DAY, ROWS, 1))
+    return layout, check(params, layout, DAY, reference)
+
+
+@pytest.fixture(scope="module")
+def incident(setup):
+    """Three days shifted by 8 minutes: drift (1 of 3 windows), retrain (2 of 3, 2 post-event days), drift."""
+    params, root, reference = setup
+    layout = Layout(params, root / "incident")
+    results = []
+    for i, day in enumerate(days(3)):
+        write_window(layout, window_frame(day, ROWS, 10 + i, minutes=8.0))
+        results.append(check(params, layout, day, reference))
+    return layout, results
+
+
+def test_same_distribution_is_no_drift(quiet):
+    _, result = quiet
+    evidence = result["evidence"]
+    assert result["verdict"] == "no_drift" and result["alert"] is None, result["reason"]
+    assert evidence["drift_share"]["share"] < evidence["drift_share"]["threshold"]
+    assert not any(evidence["signals"].values())
+    assert evidence["segments_tested"] > 0 and evidence["segments"] == []
+
+
+def test_decision_record_report_and_history_written_identically_on_rerun(setup, quiet):
+    params, _, reference = setup
+    layout, result = quiet
+    record = json.loads(open(result["record"]).read())
+    assert record["verdict"] == "no_drift" and record["thresholds"]["num_method"] == params.monitor.num_method
+    assert set(record["evidence"]["features"]) >= {s.DELAY_AT_PRED, s.CORRIDOR}
+    assert s.HOUR not in record["evidence"]["features"]  # calendar features excluded
+    html = open(result["report"], encoding="utf-8").read()
+    assert "<script" in html and not EXTERNAL.search(html)  # self-contained: nothing loaded from elsewhere
+    files = [result["record"], result["report"], layout.day_file("monitoring", DAY, ".json")]
+    before = [open(f, "rb").read() for f in files]
+    again = check(params, layout, DAY, reference)
+    assert again["verdict"] == "no_drift"
+    assert [open(f, "rb").read() for f in files] == before
+    assert monitor.read_decision(params, layout, DAY)["verdict"] == "no_drift"
+
+
+def test_shifted_window_defers_then_retrains_once_per_incident(incident):
+    _, (first, second, third) = incident
+    assert [r["verdict"] for r in (first, second, third)] == ["drift", "retrain", "drift"]
+    assert "1 of the last 3 windows" in first["reason"]
+    ev = second["evidence"]
+    assert ev["event_start"] == DAY.isoformat() and ev["post_event_days"] == [d.isoformat() for d in days(2)]
+    assert ev["signals"]["data_drift"] and ev["signals"]["prediction_drift"]
+    delay = ev["features"][s.DELAY_AT_PRED]
+    assert delay["drifted"] and delay["method"] == "wasserstein"
+    assert "already triggered" in third["reason"] or "cooldown" in third["reason"]
+    # one email per incident, within one monitoring interval: raised on its first drift verdict, not again
+    assert first["alert"]["incident_key"] == f"drift|{DAY}"
+    assert "No retrain yet" in first["alert"]["body"] and "1 of the last 3 windows" in first["alert"]["body"]
+    assert second["alert"] is None and third["alert"] is None
+
+
+def test_drift_email_carries_scores_next_steps_and_report_once(setup, incident):
+    params, _, _ = setup
+    layout, (first, second, third) = incident
+    body = first["alert"]["body"]
+    assert "delay_at_pred: wasserstein score" in body and "threshold 0.300" in body
+    assert "What happens next" in body and f"holdout on or after {DAY}" in body
+    assert "window skill" in body
+    # later verdicts of the incident share its key; the one message is built from the monitor's words
+    key = first["alert"]["incident_key"]
+    assert second["evidence"]["incident_key"] == third["evidence"]["incident_key"] == key
+    built = [alerts.monitor_alert(first["alert"], r["day"], parse_instant(r["evidence"]["as_of"]))
+             for r in (first, second)]
+    assert built[0].key == built[1].key == first["alert"]["incident_key"]
+    paths = {alerts.enqueue(params, layout, a) for a in built}
+    assert len(paths) == 1 and len(alerts.pending_messages(layout)) == 1
+    msg = email.message_from_bytes(paths.pop().read_bytes(), policy=email.policy.SMTP)
+    names = [part.get_filename() for part in msg.iter_attachments()]
+    assert names == ["report.html"]
+
+
+def test_drift_confined_to_one_corridor_shows_in_segments(setup):
+    params, root, reference = setup
+    layout = Layout(params, root / "corridor")
+    write_window(layout, window_frame(DAY, ROWS, 3, minutes=20.0, corridor="Rhein-Main"))
+    ev = check(params, layout, DAY, reference)["evidence"]
+    corridors = [seg for seg in ev["segments"] if seg["segment"] == s.CORRIDOR]
+    assert ev["signals"]["segment_drift"] and corridors
+    assert {seg["value"] for seg in corridors} == {"Rhein-Main"}
+    assert all(seg["score"] >= seg["threshold"] for seg in corridors)
+
+
+def test_edge_inputs_never_crash_and_never_pass_as_no_drift(setup):
+    params, root, reference = setup
+    layout = Layout(params, root / "edge")
+    frame = window_frame(DAY, ROWS, 4)
+    frame[s.DEST_BOARD_FORECAST] = np.nan          # all-NaN column
+    frame = frame.drop(columns=[s.N_REASONS])      # a feature the window lacks altogether
+    frame[s.REMAINING_STOPS] = 3                   # constant column
+    frame[s.REASON_CODE] = "none"                  # constant categorical
+    frame.loc[frame.index[:300], s.LINE] = "X 99"  # a line the reference never saw
+    write_window(layout, frame)
+    result = check(params, layout, DAY, reference)
+    ev = result["evidence"]
+    assert result["verdict"] != "no_drift"
+    assert ev["features"][s.DEST_BOARD_FORECAST]["status"] == "untestable"
+    assert ev["features"][s.DEST_BOARD_FORECAST]["drifted"]
+    assert s.DEST_BOARD_FORECAST in ev["null_rates"]
+    assert ev["unseen_categories"][s.LINE]["share"] == pytest.approx(300 / ROWS)
+    assert ev["features"][s.REMAINING_STOPS]["drifted"]
+    assert ev["features"][s.N_REASONS]["drifted"] and ev["features"][s.N_REASONS]["status"] == "untestable"
+
+
+def test_empty_window_has_its_own_verdict_and_alert(setup):
+    params, root, reference = setup
+    layout = Layout(params, root / "empty")
+    write_window(layout, window_frame(DAY, ROWS, 5).iloc[:0], day=DAY)
+    result = check(params, layout, DAY, reference)
+    assert result["verdict"] == "empty_window" and result["evidence"]["drifted"] is None
+    assert result["alert"]["incident_key"] == f"empty_window|{DAY}"
+    assert "not a 'no drift'" in result["alert"]["body"]
+    no_file = check(params, layout, DAY + dt.timedelta(days=1), reference)
+    assert no_file["verdict"] == "empty_window"
+
+
+def test_no_champion_then_bootstrap(setup):
+    params, root, _ = setup
+    small = dataclasses.replace(params, train=dataclasses.replace(params.train, min_days=2, holdout_days=1))
+    layout = Layout(small, root / "bootstrap")
+    later = FileReference(root / "reference.parquet", VERSION, since=DAY + dt.timedelta(days=30))
+    for i, day in enumerate(days(3)):
+        write_window(layout, window_frame(day, 60, 20 + i))
+    early = check(small, layout, days(3)[1], later)
+    assert early["verdict"] == "no_champion" and "training window" in early["reason"]
+    ready = check(small, layout, days(3)[2], later)
+    assert ready["verdict"] == "retrain" and ready["reason"].startswith("bootstrap")
+    assert ready["alert"]["incident_key"] == f"bootstrap|{days(3)[2]}"
+
+
+def test_cli_without_a_registered_champion(setup, capsys):
+    _, root, _ = setup
+    code = cli_main(["monitor", "--home", str(root / "cli"), "--date", DAY.isoformat()])
+    assert code == 0 and '"verdict": "no_champion"' in capsys.readouterr().out

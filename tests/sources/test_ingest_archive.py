@@ -1,0 +1,101 @@
+"""The raw archive: append-only gzip members per UTC poll hour, exact bodies, crash-tolerant reading."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+from pathlib import Path
+
+import pytest
+
+from pipelines.sources.dbf.archive import (
+    ArchiveWriter,
+    body_of,
+    make_line,
+    raw_dir,
+    read_raw_file,
+    read_raw_hour,
+)
+
+pytestmark = pytest.mark.integration
+
+T0 = dt.datetime(2025, 9, 1, 7, 59, 58, 123456, tzinfo=dt.UTC)
+
+
+def line_at(station: str, when: dt.datetime, body: bytes | None = b'{"departures": []}', **kw) -> dict:
+    return make_line(
+        station,
+        f"http://x/{station}",
+        when,
+        kw.get("status", 200),
+        "Mon, 01 Sep 2025 07:59:58 GMT",
+        body,
+        kw.get("error"),
+    )
+
+
+def test_lines_land_in_their_utc_poll_hour_and_read_back_exactly(tmp_path: Path) -> None:
+    writer = ArchiveWriter(tmp_path, "w1")
+    later = T0 + dt.timedelta(seconds=5)  # crosses into 08:00
+    bodies = [b'{"departures": [{"train": "S 1"}]}', "Köln Hbf ☃".encode(), b"\xff\xfe not utf-8", b""]
+    for i, body in enumerate(bodies):
+        writer.append(line_at(f"S{i}", T0 if i < 2 else later, body), T0 if i < 2 else later)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025-09-01T07", "2025-09-01T08"]
+    got = read_raw_hour(tmp_path, T0).lines + read_raw_hour(tmp_path, later).lines
+    assert [body_of(g) if isinstance(body_of(g), bytes) else body_of(g).encode() for g in got] == bodies
+    assert got[2]["body_base64"] is True and "body_base64" not in got[0]
+    assert got[0]["poll_time"] == T0.isoformat()
+
+
+def test_network_failures_are_archived_with_their_error(tmp_path: Path) -> None:
+    writer = ArchiveWriter(tmp_path, "w1")
+    writer.append(line_at("Hamm", T0, None, status=None, error="timeout"), T0)
+    (got,) = read_raw_hour(tmp_path, T0).lines
+    assert got["error"] == "timeout" and got["body"] is None and got["status"] is None
+
+
+def test_appends_are_byte_deterministic(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        writer = ArchiveWriter(tmp_path / name, "w")
+        for i in range(3):
+            writer.append(line_at(f"S{i}", T0), T0)
+    file_a, file_b = (tmp_path / n / "2025-09-01T07" / "w.jsonl.gz" for n in ("a", "b"))
+    assert file_a.read_bytes() == file_b.read_bytes()
+    assert len(gzip.decompress(file_a.read_bytes()).splitlines()) == 3  # plain gzip tools read it too
+
+
+def test_truncated_last_member_of_a_crashed_poller_is_counted_not_fatal(tmp_path: Path) -> None:
+    writer = ArchiveWriter(tmp_path, "w")
+    for i in range(3):
+        path = writer.append(line_at(f"S{i}", T0), T0)
+    data = path.read_bytes()
+    path.write_bytes(data[:-7])  # the crash cut the last member's trailer
+    result = read_raw_file(path)
+    assert [line["station"] for line in result.lines] == ["S0", "S1"]
+    assert result.truncated_members == 1
+
+
+def test_a_restarted_writer_appending_after_a_cut_member_loses_only_that_member(tmp_path: Path) -> None:
+    writer = ArchiveWriter(tmp_path, "w")
+    path = writer.append(line_at("S0", T0), T0)
+    writer.append(line_at("S1", T0, b'{"departures": []}' * 20), T0)
+    path.write_bytes(path.read_bytes()[:-30])
+    writer.append(line_at("S2", T0), T0)
+    result = read_raw_file(path)
+    assert [line["station"] for line in result.lines] == ["S0", "S2"]
+    assert result.truncated_members == 1
+
+
+def test_undecodable_lines_are_kept_apart(tmp_path: Path) -> None:
+    path = raw_dir(tmp_path, T0) / "w.jsonl.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(b'not json\n{"station": "only"}\n', mtime=0))
+    ArchiveWriter(tmp_path, "w").append(line_at("S0", T0), T0)
+    result = read_raw_file(path)
+    assert result.corrupt_lines == ["not json", '{"station": "only"}']
+    assert [line["station"] for line in result.lines] == ["S0"]
+
+
+def test_missing_hour_reads_as_empty(tmp_path: Path) -> None:
+    result = read_raw_hour(tmp_path, T0)
+    assert result.lines == [] and result.truncated_members == 0
