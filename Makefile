@@ -24,7 +24,7 @@ test: setup ## Run the whole test suite, Airflow end to end included (what CI ru
 test-quick: setup ## The suite without the slow tests (Airflow scheduler, backfill, e2e, demo; ~7 min)
 	$(PY) -m pytest -q -m "not slow" tests
 
-lint: setup ## Ruff over the code
+lint: setup ## Ruff over the code (Airflow's AIR rules included); CI runs it before the tests
 	.venv/bin/ruff check pipelines dags tests benchmarks
 
 bench: setup ## Run the benchmarks; JSON results land in benchmarks/results/

@@ -1,20 +1,7 @@
 """Vectorized departure detection in DuckDB: the last session of each train on a station's good polls.
 
-Rules (DOMAIN.md section 2; `sessionize_reference` implements the same rules row by row):
-- The good polls of a station are its polls with status ok plus every poll time a snapshot shows.
-  Failed or quarantined polls are no evidence that a train had left.
-- A group is one (station, service_date, train_number). Duplicate rows of one poll collapse to one:
-  the row that sorts highest by `LAST_SHOWN` (nulls lowest) wins, so re-runs are deterministic.
-- A session ends after sighting t when a good poll at p, t + gap <= p, comes before the next sighting.
-  A train that disappears and reappears (a glitch, a long outage of the train's record) therefore
-  starts a new session, and the departure is the end of the *last* session: `last_seen`.
-- Everything "last shown" (delay, destination, route, cancellation) comes from the last sighting.
-- departure_estimate = scheduled departure + last shown delay, clamped to [last_seen, next good poll
-  after last_seen]: the board shows the operator's forecast, the polls bound when the train left.
-- A group is decided when the last shown row has a scheduled departure and a destination other than
-  this station (otherwise the train ends here, maybe cut short), `last_seen + gap + grace <= close`,
-  and a good poll at or after `last_seen + gap` (up to `close`) confirms the train had left the board.
-  `decided_at` = last_seen + gap + grace.
+The rules are listed in docs/DOMAIN.md section 2 ("Railcast's detection rules");
+`sessionize_reference` implements the same rules row by row, and the property tests compare the two.
 
 Speed: almost every train is seen on every good poll between its first and last sighting, so one
 group-by pass settles it: the count of rows equals the count of the station's good polls in that

@@ -30,9 +30,14 @@ def git_commit() -> str:
     return f"{head}-dirty" if dirty else head
 
 
+def _plain(value: object) -> object:
+    """JSON for what json cannot write itself: dates as ISO text (as params.yaml has them), sets as lists."""
+    return value.isoformat() if isinstance(value, dt.date) else list(value)
+
+
 def params_snapshot(params: Params) -> dict:
     """The full parameter set as plain JSON data (what `reproduce` rebuilds a model from)."""
-    return json.loads(json.dumps(dataclasses.asdict(params), default=list))
+    return json.loads(json.dumps(dataclasses.asdict(params), default=_plain))
 
 
 def check_trigger(trigger: dict) -> dict:

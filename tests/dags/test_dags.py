@@ -120,3 +120,21 @@ def test_dags_contain_no_pipeline_logic():
         text = Path(path).read_text()
         assert not [c for c in columns if f'"{c}"' in text or f"'{c}'" in text], path
         assert "import pandas" not in text and "Variable" not in text and "BaseHook" not in text, path
+
+
+def test_a_task_parses_params_once_however_many_days_it_runs(dagbag, home, monkeypatch):
+    """The monitor task over three service dates builds one Context: params.yaml is read once."""
+    import datetime as dt
+
+    from pipelines.config import loader
+
+    monkeypatch.delenv("RAILCAST_PARAMS", raising=False)
+    parses, read = [], loader.read_params_file
+    monkeypatch.setattr(loader, "read_params_file", lambda source: parses.append(source) or read(source))
+    task = dagbag.dags["monitor"].get_task("monitor")
+    start = dt.datetime(2025, 9, 3, 2, tzinfo=dt.UTC)                    # 04:00 Berlin, three daily ticks
+    result = task.python_callable(data_interval_start=start, data_interval_end=start + dt.timedelta(days=3),
+                                  outlet_events={})
+    assert result["days"] == ["2025-09-02", "2025-09-03", "2025-09-04"]
+    assert len(parses) == 1, parses
+    assert all((home / "reports" / "drift" / d / "decision.json").exists() for d in result["days"])

@@ -17,6 +17,7 @@ from benchmarks.bench_train import write_days
 from pipelines import schema as s
 from pipelines.cli import main as cli_main
 from pipelines.config import load_params
+from pipelines.datasets import close_time
 from pipelines.errors import StageError
 from pipelines.modeling import metrics as m
 from pipelines.modeling import model as md
@@ -71,7 +72,7 @@ def test_too_few_days_is_a_clear_error(small):
 def test_labels_after_as_of_are_not_used(small):
     params, layout, as_of = small
     day = FIRST + dt.timedelta(days=2)
-    early = close = td.close_time(params, day)
+    early = close = close_time(params, day)
     frame_late = td.read_frame(params, layout, [day], close)
     frame_early = td.read_frame(params, layout, [day], early - dt.timedelta(hours=12))
     assert len(frame_early) < len(frame_late)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import pandas as pd
 import pytest
 
 from pipelines import schema as s
-from pipelines.config import load_params
+from pipelines.config import load_params, loader
 from pipelines.datasets import close_time
 from pipelines.monitoring import skill
 from pipelines.registry import tracking
@@ -61,13 +62,28 @@ def small_network():
     mp.undo()
 
 
+PARSES: list[str] = []  # params files read while the loop ran
+
+
 @pytest.fixture(scope="module")
 def looped(small_network, tmp_path_factory):
-    params = load_params(overrides=SMALL)
+    params = load_params(overrides=SMALL)   # the caller's one parse (the CLI's, in `railcast loop`)
     layout = Layout(params, tmp_path_factory.mktemp("loop") / "home")
     lines: list[str] = []
-    summary = loop.run_loop(params, layout, DAYS, scenario="stationary", seed=3, progress=lines.append)
+    mp, read = pytest.MonkeyPatch(), loader.read_params_file
+    mp.setattr(loader, "read_params_file", lambda source: PARSES.append(str(source)) or read(source))
+    env = {k: os.environ.get(k) for k in ("RAILCAST_PARAMS", "RAILCAST_HOME")}
+    try:
+        summary = loop.run_loop(params, layout, DAYS, scenario="stationary", seed=3, progress=lines.append)
+    finally:
+        mp.undo()
+    assert {k: os.environ.get(k) for k in env} == env, "the loop hands nothing to itself through the env"
     return params, layout, summary, lines
+
+
+def test_the_loop_never_reparses_params(looped) -> None:
+    """The loop passes its own Params down: params.yaml is parsed once per loop run, by its caller."""
+    assert PARSES == []
 
 
 def test_intervals_follow_the_dag_schedules() -> None:
