@@ -1,8 +1,8 @@
 """The monitor's emails as plain data ({subject, body, attachments, incident_key}) built from its evidence.
 
-Standard library only: pipelines.runtime.alerts (imported by DAG files at parse time) builds its drift Alert
-from the same evidence with `alert_from_evidence`, so the Airflow path and the monitor's own "alert"
-key produce the same message with the same incident key (the outbox sends it once).
+The monitor words its alert once (`alert_from_evidence`, returned as the run's "alert"); the runtime's
+outbox only wraps that message (`runtime.alerts.monitor_alert`) and keys it by the incident, so one
+incident is one email however often its verdict repeats.
 """
 
 from __future__ import annotations

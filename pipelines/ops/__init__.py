@@ -1,2 +1,2 @@
 """Running the tools locally: Airflow standalone and its REST client and metadata DB settings, process
-control, and a loopback SMTP capture. Imports no stage family."""
+control, and a loopback SMTP capture. Imports the shared core and `runtime.schedule`, no stage family."""

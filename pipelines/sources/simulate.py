@@ -116,8 +116,9 @@ def run_parallel(params: Params, layout: Layout, start: dt.datetime, end: dt.dat
                  scenario: str | None = None, faults: bool = True, workers: int = 2) -> dict:
     """`run` split into contiguous runs of whole days over `workers` processes: the same files, sooner.
 
-    Every day is simulated from its own seed, independent of the others (tests/test_simulator_truth.py),
-    and written to its own partitions, so the split changes nothing but the wall time.
+    Every day is simulated from its own seed, independent of the others
+    (tests/sources/test_simulator_truth.py), and written to its own partitions, so the split changes
+    nothing but the wall time.
     """
     days = overlapping_days(start, end)
     workers = max(1, min(workers, len(days)))

@@ -48,6 +48,23 @@ def test_the_platform_never_imports_the_rail_specific_families() -> None:
     assert crossing == set()
 
 
+# What each family may import besides itself and the shared core (docs/ARCHITECTURE.md, "The packages").
+ALLOWED = {
+    "sources": set(), "validation": set(), "detection": {"validation"}, "features": {"validation"},
+    "modeling": {"registry"}, "registry": {"modeling"}, "monitoring": {"modeling", "registry"},
+    "runtime": {"monitoring", "registry"}, "ops": {"runtime"},
+    "demo": {"monitoring", "ops", "registry", "runtime", "validation"},
+}
+CORE = {"", "config"}
+
+
+def test_each_family_imports_only_what_the_architecture_page_allows() -> None:
+    found = {(family(m), family(t)) for m, targets in mg.imports(strings=False).items() for t in targets}
+    core = {f for f, t in found if f in CORE and t not in CORE}
+    extra = {(f, t) for f, t in found if f not in CORE and t not in CORE | {f} | ALLOWED[f]}
+    assert core == set() and extra == set()
+
+
 def _has_code(path) -> bool:
     """A package __init__ with more than its docstring."""
     body = ast.parse(path.read_text()).body
