@@ -13,11 +13,11 @@ import importlib
 import logging
 from pathlib import Path
 
-from pipelines.stages import STAGES
+from pipelines.stages import STAGE_MODULES
 
 log = logging.getLogger(__name__)
-EXTRA = ("airflow.sdk", "pipelines.runtime.orchestration", "pipelines.runtime.alerts",
-         "pipelines.monitoring.skill")
+EXTRA = ("airflow.sdk", "pipelines.runtime.orchestration", "pipelines.runtime.lifecycle",
+         "pipelines.runtime.alerts", "pipelines.monitoring.skill")
 PLUGIN = '''"""Written by `railcast demo` (see pipelines/demo/preload.py): preload stage modules."""
 import sys
 
@@ -30,7 +30,7 @@ if sys.argv[1:2] == ["scheduler"]:
 
 def modules() -> list[str]:
     """What the scheduler imports: every stage module plus what the DAG files and tasks use."""
-    return [f"pipelines.{name}" for name in STAGES] + list(EXTRA)
+    return list(STAGE_MODULES.values()) + list(EXTRA)
 
 
 def preload() -> list[str]:

@@ -213,3 +213,12 @@ def test_api_client_retries_server_errors_and_treats_a_repeated_trigger_as_done(
     assert run["dag_run_id"] == "demo__2025-09-01"
     assert calls == ["POST /auth/token", "POST /api/v2/dags/score/dagRuns", "POST /api/v2/dags/score/dagRuns",
                      "GET /api/v2/dags/score/dagRuns/demo__2025-09-01"]
+
+
+def test_the_scheduler_preload_imports_every_stage_module():
+    """A preload that silently fails leaves every demo task paying its imports (minutes over a demo)."""
+    from pipelines.demo import preload
+    from pipelines.stages import STAGE_MODULES
+
+    assert set(STAGE_MODULES.values()) <= set(preload.modules())
+    assert preload.preload() == preload.modules()
