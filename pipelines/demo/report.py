@@ -60,7 +60,7 @@ def day_record(params: Params, layout: Layout, n: int, day: dt.date, as_of: dt.d
 
 
 def promotions(layout: Layout, days: list[dict], runs: dict[str, dict]) -> list[dict]:
-    """Champion moves from the alias audit log, tied to the demo day and Airflow run that made them."""
+    """Champion moves from the alias history, tied to the demo day and Airflow run that made them."""
     day_of_run = {run: d for d in days for run in d["retrain_runs"]}
     out = []
     for entry in champion_moves(layout):

@@ -25,9 +25,10 @@ from pipelines.demo.report import (
     promotions,
 )
 from pipelines.ops.mail_capture import MailCapture, free_port
-from pipelines.registry import history, tracking
+from pipelines.registry import tracking
 from pipelines.registry.history import champion_at
 from pipelines.runtime import alerts
+from pipelines.state.db import database_url, redacted
 from pipelines.storage import Layout
 
 
@@ -44,7 +45,7 @@ def locations(layout: Layout, port_note: str) -> dict:
             "data_versions": "the data_version tag of each model version (`railcast models`); "
                              "`railcast reproduce VERSION` rebuilds one",
             "mlflow": f"{tracking.tracking_uri(layout)}, artifacts {layout.mlflow_dir / 'artifacts'}",
-            "alias_audit": str(layout.mlflow_dir / history.AUDIT_FILE),
+            "alias_history": f"table alias_moves in {redacted(database_url(layout))} (`railcast models`)",
             "airflow_home": str(layout.airflow_home),
             "airflow_ui": f"make airflow  -> http://127.0.0.1:8080 (user admin, {port_note})",
             "mlflow_ui": "make mlflow  -> http://127.0.0.1:5000"}

@@ -1,6 +1,6 @@
 """Stage `score`: predict the arrival delay of a service date's decided departures with the champion.
 
-Which model scores a day is fixed by the alias audit log, not by whatever the alias says today: the
+Which model scores a day is fixed by the alias history, not by whatever the alias says today: the
 champion as of the day's close time (the last champion move at or before it), and in shadow the first
 champion ever promoted up to then. So re-running a day gives identical bytes even after later
 promotions, and a backfill scores each day with the model that was live for it.

@@ -31,7 +31,7 @@ class Reference(Protocol):
 
 
 class RegistryReference:
-    """The MLflow registry: champion per the alias audit log at the day's close, reference from its run."""
+    """The MLflow registry: champion per the alias history at the day's close, reference from its run."""
 
     def __init__(self, params: Params, layout: Layout) -> None:
         self.params, self.layout = params, layout

@@ -54,7 +54,7 @@ def main_models(args: argparse.Namespace, params: Params) -> dict | None:
 
 def add_rollback_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `railcast rollback`."""
-    parser.add_argument("--reason", required=True, help="why: recorded in the audit log and version tags")
+    parser.add_argument("--reason", required=True, help="why: recorded in the alias history and version tags")
 
 
 def main_rollback(args: argparse.Namespace, params: Params) -> dict:

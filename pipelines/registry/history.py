@@ -1,35 +1,44 @@
 """The alias history: every recorded move and refusal, and who was champion at an instant.
 
 `score`, `monitor`, the loop and the demo all ask "who was champion at t" here, so a day is scored and
-monitored with the same model. The history is an append-only JSON-lines log beside the MLflow store.
+monitored with the same model. The history is the `alias_moves` table of the state database
+(`pipelines.state`): SQLite under RAILCAST_HOME, or the PostgreSQL of RAILCAST_DB_URL shared by hosts.
+Rows are only ever inserted, each in its own committed transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
+
+import sqlalchemy as sa
 
 from pipelines.registry import tracking
+from pipelines.state.db import engine_for
+from pipelines.state.tables import alias_moves
 from pipelines.storage import Layout
 from pipelines.timeutil import parse_instant
 
-AUDIT_FILE = "alias_audit.jsonl"
+# entry key <-> column: entries keep the shape the audit log always had
+_COLUMNS = {"action": "action", "alias": "alias", "from": "from_version", "to": "to_version",
+            "why": "why", "who": "who", "when": "at"}
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def read_audit(layout: Layout) -> list[dict]:
     """Every recorded alias move and refusal, oldest first."""
-    path = layout.mlflow_dir / AUDIT_FILE
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+    with engine_for(layout).connect() as conn:
+        rows = conn.execute(sa.select(alias_moves).order_by(alias_moves.c.id)).mappings().all()
+    return [{key: row[column] for key, column in _COLUMNS.items()} for row in rows]
 
 
 def append_audit(layout: Layout, entry: dict) -> dict:
-    """Append one JSON line and fsync it: the audit log is never rewritten."""
-    path = layout.mlflow_dir / AUDIT_FILE
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry, sort_keys=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Record one move or refusal, committed before this returns: the history is never rewritten."""
+    values = {column: _text(entry.get(key)) for key, column in _COLUMNS.items()}
+    with engine_for(layout).begin() as conn:
+        conn.execute(alias_moves.insert().values(**values))
     return entry
 
 

@@ -19,6 +19,7 @@ from pipelines.demo import report as demo_report
 from pipelines.demo import run as demo
 from pipelines.errors import StageError
 from pipelines.ops.mail_capture import MailCapture, subjects
+from pipelines.registry import history
 from pipelines.runtime import alerts
 from pipelines.storage import Layout, write_json
 from tests.airflow_helpers import slow
@@ -93,11 +94,9 @@ def test_summary_table_plot_and_html(tmp_path: Path, params) -> None:
     from pipelines.demo.page import write_html, write_plot
 
     layout = Layout(params, tmp_path)
-    audit = layout.mlflow_dir / "alias_audit.jsonl"
-    audit.parent.mkdir(parents=True)
-    audit.write_text(json.dumps({"action": "move", "alias": "champion", "from": None, "to": "1",
-                                 "who": "airflow:retrain/asset_triggered__x", "why": "gate passed",
-                                 "when": "2025-09-06T02:00:00+00:00"}) + "\n")
+    history.append_audit(layout, {"action": "move", "alias": "champion", "from": None, "to": "1",
+                                  "who": "airflow:retrain/asset_triggered__x", "why": "gate passed",
+                                  "when": "2025-09-06T02:00:00+00:00"})
     write_json({"day": "2025-09-04", "verdict": "retrain", "reason": "bootstrap: no champion yet"},
                layout.day_file("monitoring", dt.date(2025, 9, 4), ".json"))
     retrains = [{"run_id": "asset_triggered__x", "run_type": "asset_triggered", "state": "success"}]

@@ -15,6 +15,8 @@ from pipelines.config import load_params
 from pipelines.errors import StageError
 from pipelines.modeling import evaluate, train
 from pipelines.registry import history, promote, tracking
+from pipelines.state.db import engine_for
+from pipelines.state.tables import alias_moves
 from tests.small_training import small_training, synthetic_store
 
 pytestmark = pytest.mark.integration
@@ -41,7 +43,8 @@ def clean(registry):
     params, layout, as_of = registry
     for alias in (tracking.CHAMPION, tracking.CHALLENGER, tracking.PREVIOUS):
         tracking.set_alias(layout, alias, None)
-    (layout.mlflow_dir / history.AUDIT_FILE).unlink(missing_ok=True)
+    with engine_for(layout).begin() as conn:
+        conn.execute(alias_moves.delete())
     return registry
 
 

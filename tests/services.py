@@ -1,0 +1,46 @@
+"""Real services the production tests need, and the skip-or-fail rule.
+
+Where a service is absent (a laptop) its tests skip with a message naming it; with
+RAILCAST_REQUIRE_SERVICES=1 (set by .ci/run) they fail instead: a production test never skips in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+REQUIRE = os.environ.get("RAILCAST_REQUIRE_SERVICES") == "1"
+# The server and an account allowed to create databases; each test gets a database of its own.
+POSTGRES = os.environ.get("RAILCAST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def unavailable(what: str, why: object) -> None:
+    """Skip (a developer machine without the service) or fail (CI asks for every service)."""
+    message = f"{what} is not available: {why}"
+    if REQUIRE:
+        pytest.fail(f"{message} (RAILCAST_REQUIRE_SERVICES=1: CI needs it)")
+    pytest.skip(f"{message}; start it, or set RAILCAST_TEST_POSTGRES")
+
+
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test (dropped afterwards); yields its URL."""
+    import sqlalchemy as sa
+
+    admin_url = sa.make_url(POSTGRES)
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"railcast_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        unavailable(f"PostgreSQL at {admin_url.render_as_string(hide_password=True)}", exc.orig)
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
