@@ -28,7 +28,9 @@ def backend(request, layout, monkeypatch) -> str:
     url = next(databases)
     monkeypatch.setenv(db.DB_URL_ENV, url)
     yield url
-    db._ENGINES.pop((os.getpid(), url)).dispose()
+    engine = db._ENGINES.pop((os.getpid(), url), None)
+    if engine is not None:  # release its connections before the database is dropped
+        engine.dispose()
     next(databases, None)
 
 
@@ -62,7 +64,8 @@ WRITER = textwrap.dedent("""
     import sys
     from pipelines.config import load_params
     from pipelines.registry import history
-        layout = Layout(load_params(), sys.argv[1])
+    from pipelines.storage import Layout
+    layout = Layout(load_params(), sys.argv[1])
     for i in range(int(sys.argv[3])):
         history.append_audit(layout, {"action": "move", "alias": sys.argv[2], "from": None, "to": str(i),
                                       "why": "race", "who": sys.argv[2], "when": "2025-09-05T02:00:00+00:00"})
