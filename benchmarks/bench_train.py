@@ -24,7 +24,7 @@ from pipelines.timeutil import local_midnight_utc
 CLASSES = ("ICE", "IC", "RE", "RB", "S")
 CLASS_SHARE = (0.15, 0.10, 0.30, 0.20, 0.25)
 MEAN_DELAY = {"ICE": 8.0, "IC": 6.0, "RE": 3.0, "RB": 2.0, "S": 1.5}      # minutes, heavy-tailed
-GROWTH = {"ICE": 3.1, "IC": 3.1, "RE": 3.1, "RB": 2.5, "S": 1.7}          # minutes per hour (docs/DOMAIN.md)
+GROWTH = {"ICE": 3.1, "IC": 3.1, "RE": 3.1, "RB": 2.5, "S": 1.7}  # minutes per hour (docs/RAIL_FACTS.md)
 OFFSET = {"ICE": 2.0, "IC": 1.0, "RE": 0.5, "RB": 0.0, "S": -0.5}
 STATIONS = ("Frankfurt(Main)Hbf", "Mannheim Hbf", "Koeln Hbf", "Dortmund Hbf", "Hamburg Hbf", "Muenchen Hbf")
 CORRIDORS = ("Rhein-Main", "Rhein-Ruhr", "North", "South")

@@ -1,6 +1,6 @@
 """Vectorized departure detection in DuckDB: the last session of each train on a station's good polls.
 
-The rules are listed in docs/DOMAIN.md section 2 ("Railcast's detection rules");
+The rules are listed in docs/RAIL_FACTS.md section 2 ("Railcast's detection rules");
 `sessionize_reference` implements the same rules row by row, and the property tests compare the two.
 
 Speed: almost every train is seen on every good poll between its first and last sighting, so one

@@ -1,4 +1,4 @@
-"""Non-learned baselines every model is compared with (docs/DOMAIN.md section 4)."""
+"""Non-learned baselines every model is compared with (docs/RAIL_FACTS.md section 4)."""
 
 from __future__ import annotations
 

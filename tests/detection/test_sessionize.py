@@ -63,7 +63,7 @@ T0 = dt.datetime(2022, 6, 20, 10, 13, tzinfo=UTC)  # 12:13 CEST
 
 
 def test_worked_example_holzwickede() -> None:
-    """docs/DOMAIN.md section 2: RE 7 / 32557 seen 12:13-12:21, window closes 12:28, departed 12:21."""
+    """docs/RAIL_FACTS.md section 2: RE 7 / 32557 seen 12:13-12:21, window closes 12:28, departed 12:21."""
     sched = dt.datetime(2022, 6, 20, 10, 19, tzinfo=UTC)
     times = grid(T0, [0, 2, 4, 6, 8])
     rows = [snap(HOLZ, t, "32557", sched=sched, delay_departure=d)

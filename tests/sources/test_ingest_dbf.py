@@ -16,7 +16,7 @@ from pipelines.sources.dbf.fields import category_of
 pytestmark = pytest.mark.unit
 
 UTC = dt.UTC
-POLL = dt.datetime(2022, 6, 20, 10, 17, tzinfo=UTC)  # 12:17 CEST, Holzwickede example of docs/DOMAIN.md
+POLL = dt.datetime(2022, 6, 20, 10, 17, tzinfo=UTC)  # 12:17 CEST, Holzwickede example of docs/RAIL_FACTS.md
 
 
 def rows(body, poll=POLL, **kw):

@@ -1,4 +1,4 @@
-"""Simulated delays match the real statistics of docs/DOMAIN.md section 3 (28 stationary days, 3 seeds)."""
+"""Simulated delays match the real statistics of docs/RAIL_FACTS.md section 3 (28 days, 3 seeds)."""
 
 from __future__ import annotations
 

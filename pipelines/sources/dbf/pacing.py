@@ -7,7 +7,7 @@ import email.utils
 
 from pipelines.errors import StageError
 
-MIN_INTERVAL_MIN = 1.0  # docs/DOMAIN.md netiquette: one request per station per minute at most
+MIN_INTERVAL_MIN = 1.0  # docs/RAIL_FACTS.md netiquette: one request per station per minute at most
 
 
 def check_plan(n_stations: int, interval_min: float, rate_per_min: float) -> None:

@@ -1,4 +1,4 @@
-"""IRIS delay-reason codes and the texts boards show for them (docs/DOMAIN.md section 1): the one table."""
+"""IRIS delay-reason codes and the texts boards show (docs/RAIL_FACTS.md section 1): the one table."""
 
 from __future__ import annotations
 

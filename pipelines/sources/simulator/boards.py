@@ -1,4 +1,4 @@
-"""Departure boards as the DBF JSON API v3 shows them (docs/DOMAIN.md section 1), from simulator truth."""
+"""Departure boards as the DBF JSON API v3 shows them (docs/RAIL_FACTS.md section 1), from simulator truth."""
 
 from __future__ import annotations
 

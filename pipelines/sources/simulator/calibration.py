@@ -1,4 +1,4 @@
-"""Statistics of simulated ground truth, against the real delay statistics of docs/DOMAIN.md section 3."""
+"""Statistics of simulated ground truth, against the real delay statistics of docs/RAIL_FACTS.md section 3."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pipelines import schema as s
 
 BIN_EDGES = (-np.inf, 0, 5, 10, 15, 30, 60, np.inf)
 BIN_LABELS = ("<=0", "0-5", "5-10", "10-15", "15-30", "30-60", ">60")
-# Share of arrivals per bin, percent (docs/DOMAIN.md section 3; IC is compared with the ICE row).
+# Share of arrivals per bin, percent (docs/RAIL_FACTS.md section 3; IC is compared with the ICE row).
 TARGET_BINS = {
     "ICE": (22.5, 31.5, 13.0, 7.9, 13.0, 8.8, 3.3),
     "RE": (32.4, 40.5, 12.1, 5.8, 6.5, 2.3, 0.3),

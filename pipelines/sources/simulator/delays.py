@@ -22,7 +22,7 @@ class DelayParams:
     early_share: float    # share of on-time arrivals that come in 1-3 minutes early
 
 
-# Calibrated against docs/DOMAIN.md section 3 by tests/sources/test_simulator_calibration.py
+# Calibrated against docs/RAIL_FACTS.md section 3 by tests/sources/test_simulator_calibration.py
 # (IC shares ICE's row).
 CLASS_DELAY = {
     "ICE": DelayParams(0.05, 4.0, 0.9, 3.5, 0.55, 1.5, 2.6, 0.15),
@@ -31,7 +31,7 @@ CLASS_DELAY = {
     "RB": DelayParams(0.47, 2.65, 1.33, 2.9, 1.2, 2.0, 1.5, 0.15),
     "S": DelayParams(0.4, 0.63, 0.75, 1.7, 1.0, 2.0, 0.75, 0.12),
 }
-# Delays build up over the day (local hour -> level; 1.0 at 15 h), per docs/DOMAIN.md section 3.
+# Delays build up over the day (local hour -> level; 1.0 at 15 h), per docs/RAIL_FACTS.md section 3.
 HOUR_KNOTS = np.array([4.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0, 23.0, 26.0])
 HOUR_LEVEL = np.array([0.45, 0.55, 0.75, 0.85, 1.0, 1.15, 1.3, 1.45, 1.5])
 WEEKDAY_LEVEL = np.array([1.05, 1.0, 1.0, 1.05, 1.15, 0.85, 0.8])  # Monday first

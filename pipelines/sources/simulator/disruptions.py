@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# (whole run, early termination, single intermediate stop) probabilities; docs/DOMAIN.md section 3 puts
+# (whole run, early termination, single intermediate stop) probabilities; docs/RAIL_FACTS.md section 3 puts
 # cancelled stops at 5-11% for ICE/IC and 3-5% for regional trains.
 CANCEL_RATES = {"ICE": (0.045, 0.035, 0.010), "IC": (0.045, 0.035, 0.010),
                 "RE": (0.026, 0.02, 0.006), "RB": (0.03, 0.02, 0.006), "S": (0.034, 0.02, 0.006)}

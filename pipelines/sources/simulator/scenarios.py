@@ -1,4 +1,4 @@
-"""Staged regime changes (docs/DOMAIN.md section 3): what a scenario does to the runs of one day."""
+"""Staged regime changes (docs/RAIL_FACTS.md section 3): what a scenario does to the runs of one day."""
 
 from __future__ import annotations
 
