@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("pipelines.demo.run", "Run the closed loop on the simulator through Airflow (make demo)"),
     "airflow": ("pipelines.ops.airflow_local",
                 "Start Airflow standalone on 127.0.0.1:8080 under RAILCAST_HOME"),
-    "mlflow-ui": ("pipelines.registry.tracking",
+    "mlflow-ui": ("pipelines.registry.commands",
                   "Open the MLflow UI on 127.0.0.1:5000 for the embedded store"),
 }
 

@@ -44,3 +44,22 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def state_database(kind: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point RAILCAST_DB_URL at a fresh PostgreSQL database ("postgresql") or unset it ("sqlite": the
+    layout's file, `sqlite_url`); yields the URL and drops the database afterwards."""
+    from pipelines.state import db
+
+    if kind == "sqlite":
+        monkeypatch.delenv(db.DB_URL_ENV, raising=False)
+        yield sqlite_url
+        return
+    databases = postgres_database()
+    url = next(databases)
+    monkeypatch.setenv(db.DB_URL_ENV, url)
+    yield url
+    engine = db._ENGINES.pop((os.getpid(), url), None)
+    if engine is not None:  # release its connections before the database is dropped
+        engine.dispose()
+    next(databases, None)

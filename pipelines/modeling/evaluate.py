@@ -68,9 +68,10 @@ def read_holdout(params: Params, layout: Layout, as_of: dt.datetime) -> tuple[li
 
 def run(params: Params, layout: Layout, version: str, as_of: dt.datetime, dry_run: bool = False) -> dict:
     """Gate registered `version` against the champion; record it and set `challenger` (unless dry run)."""
-    from pipelines.registry import promote, tracking
+    from pipelines.registry import ledger, tracking
 
     days, holdout = read_holdout(params, layout, as_of)
+    ledger.reconcile(layout)  # the champion compared against is the one the history names
     champion_version = tracking.get_alias(layout, tracking.CHAMPION)
     champion = tracking.load_version(layout, champion_version) if champion_version else None
     record = {"version": str(version), "champion_version": champion_version, "as_of": as_of.isoformat(),
@@ -91,9 +92,10 @@ def run(params: Params, layout: Layout, version: str, as_of: dt.datetime, dry_ru
                                                 "gate_reason": record["reason"][:5000],
                                                 "gate_champion": str(champion_version),
                                                 "gate_record": json.dumps(summary(record), sort_keys=True)})
-    with promote.registry_lock(layout):
-        promote.move_alias(layout, tracking.CHALLENGER, str(version), why=f"evaluated: {record['reason']}",
-                           who=promote.default_actor(), when=as_of.isoformat())
+    who = ledger.default_actor()
+    with ledger.registry_transaction(layout, who) as conn:
+        ledger.move_alias(conn, layout, tracking.CHALLENGER, str(version),
+                          why=f"evaluated: {record['reason']}", who=who, when=as_of.isoformat())
     return record
 
 

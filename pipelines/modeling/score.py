@@ -21,7 +21,7 @@ from pipelines.cli_args import add_day_list_arguments, day_list
 from pipelines.config import Params
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
-from pipelines.registry import tracking
+from pipelines.registry import ledger, tracking
 from pipelines.registry.history import champions_at
 from pipelines.storage import Layout, write_parquet
 
@@ -55,6 +55,7 @@ def run(params: Params, layout: Layout, day: dt.date) -> dict:
         raise StageError(f"score: no features for {day} ({features_file}); "
                          f"run build_dataset for that day first")
     instant = close_time(params, day)
+    ledger.reconcile(layout)  # MLflow's aliases agree with the history before it is trusted
     version, shadow_version = champions_at(layout, instant)
     if version is None:
         return {"day": day.isoformat(), "rows": 0, "model_version": None,

@@ -35,12 +35,17 @@ class RegistryReference:
 
     def __init__(self, params: Params, layout: Layout) -> None:
         self.params, self.layout = params, layout
+        self._reconciled = False
 
     def champion(self, day: dt.date) -> str | None:
+        from pipelines.registry import ledger
         from pipelines.registry.history import (
             champion_at,  # the same point-in-time champion that scored the day
         )
 
+        if not self._reconciled:  # MLflow's aliases agree with the history before it is trusted
+            ledger.reconcile(self.layout)
+            self._reconciled = True
         return champion_at(self.layout, close_time(self.params, day))
 
     def frame(self, version: str) -> pd.DataFrame:

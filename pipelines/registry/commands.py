@@ -1,18 +1,22 @@
-"""`railcast models` (versions, aliases, alias history) and `railcast rollback` (restore `previous`)."""
+"""`railcast models` (versions, aliases, alias history), `railcast rollback` (restore `previous`) and
+`railcast mlflow-ui` (the MLflow UI of the embedded store)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import sys
 
 from pipelines.config import Params
-from pipelines.registry import history, promote, tracking
+from pipelines.registry import history, ledger, promote, tracking
 from pipelines.storage import Layout
 from pipelines.timeutil import UTC
 
 
 def registry_state(layout: Layout) -> dict:
-    """Versions with their headline tags, the aliases and the audit history."""
+    """Versions with their headline tags, the aliases and the audit history (aliases reconciled first)."""
+    ledger.reconcile(layout)
     versions = [{"version": v["version"], "run_id": v["run_id"], "as_of": v["tags"].get("as_of"),
                  "trigger": v["tags"].get("trigger"), "gate_passed": v["tags"].get("gate_passed"),
                  "sha256": v["tags"].get(tracking.SHA_TAG, "")[:12]}
@@ -33,7 +37,7 @@ def format_state(state: dict) -> str:
                                 str(v["trigger"]), str(v["gate_passed"]), v["sha256"]))
     lines.append("history (oldest first):")
     for e in state["history"]:
-        lines.append(f"  {e['when']}  {e['action']:<7} {e['alias']:<10} {e['from']} -> {e['to']}  "
+        lines.append(f"  {e['when']}  {e['action']:<9} {e['alias']:<10} {e['from']} -> {e['to']}  "
                      f"by {e['who']}: {e['why']}")
     return "\n".join(lines)
 
@@ -60,3 +64,20 @@ def add_rollback_arguments(parser: argparse.ArgumentParser) -> None:
 def main_rollback(args: argparse.Namespace, params: Params) -> dict:
     """Restore `previous` as champion (the CLI's audit time is the wall clock)."""
     return promote.rollback(Layout(params, args.home), args.reason, now=dt.datetime.now(UTC))
+
+
+def add_mlflow_ui_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `railcast mlflow-ui`."""
+    parser.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default 5000)")
+
+
+def main_mlflow_ui(args: argparse.Namespace, params: Params) -> dict:
+    """Serve the MLflow UI for the embedded store on 127.0.0.1 (replaces this process)."""
+    layout = Layout(params, args.home)
+    tracking.connect(layout)  # creates the store and experiment so the UI opens on something
+    argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking.tracking_uri(layout),
+            "--default-artifact-root", (layout.mlflow_dir / "artifacts").resolve().as_uri(),
+            "--host", "127.0.0.1", "--port", str(args.port), "--workers", "1"]  # one user, a shared machine
+    print(f"MLflow UI on http://127.0.0.1:{args.port} (store {tracking.tracking_uri(layout)})", flush=True)
+    os.execv(sys.executable, argv)
+    return {}  # not reached: execv replaces the process

@@ -3,7 +3,8 @@
 `score`, `monitor`, the loop and the demo all ask "who was champion at t" here, so a day is scored and
 monitored with the same model. The history is the `alias_moves` table of the state database
 (`pipelines.state`): SQLite under RAILCAST_HOME, or the PostgreSQL of RAILCAST_DB_URL shared by hosts.
-Rows are only ever inserted, each in its own committed transaction.
+Rows are only ever inserted; alias moves are written by `ledger` inside the registry lock's
+transaction, together with the MLflow alias they record.
 """
 
 from __future__ import annotations
@@ -34,12 +35,25 @@ def read_audit(layout: Layout) -> list[dict]:
     return [{key: row[column] for key, column in _COLUMNS.items()} for row in rows]
 
 
-def append_audit(layout: Layout, entry: dict) -> dict:
-    """Record one move or refusal, committed before this returns: the history is never rewritten."""
+def insert(conn: sa.Connection, entry: dict) -> int:
+    """Add one entry inside the caller's transaction; returns its sequence number."""
     values = {column: _text(entry.get(key)) for key, column in _COLUMNS.items()}
+    return conn.execute(alias_moves.insert().values(**values)).inserted_primary_key[0]
+
+
+def append_audit(layout: Layout, entry: dict) -> dict:
+    """Record one entry in a transaction of its own, committed before this returns."""
     with engine_for(layout).begin() as conn:
-        conn.execute(alias_moves.insert().values(**values))
+        insert(conn, entry)
     return entry
+
+
+def recorded_aliases(conn: sa.Connection) -> dict[str, str]:
+    """alias -> version after the last committed move of each alias (aliases moved to None left out)."""
+    rows = conn.execute(sa.select(alias_moves.c.alias, alias_moves.c.to_version)
+                        .where(alias_moves.c.action == "move").order_by(alias_moves.c.id)).all()
+    latest = dict(rows)
+    return {alias: version for alias, version in latest.items() if version is not None}
 
 
 def champion_moves(layout: Layout, instant: dt.datetime | None = None) -> list[dict]:

@@ -1,41 +1,25 @@
-"""Stage `promote`: move the champion alias after a passed gate, serialized, verified and audited.
+"""Stage `promote`: move the champion alias after a passed gate, serialized, verified and recorded.
 
-MLflow alias moves are last-writer-wins upserts, so every move happens under one file lock beside the
-store and re-checks that the champion is still the version the evaluation compared against.
+MLflow alias moves are last-writer-wins upserts, so every move is a registry transaction (`ledger`):
+under a lock every host sees, it re-checks that the champion is still the version the evaluation
+compared against, records the move and sets the alias, and the commit makes it count.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
-import json
-import os
 from pathlib import Path
 
-from filelock import FileLock
+import sqlalchemy as sa
 
 from pipelines.config import Params
 from pipelines.errors import StageError
 from pipelines.modeling.model import file_sha256
-from pipelines.registry import tracking
-from pipelines.registry.history import append_audit, read_audit
+from pipelines.registry import history, tracking
+from pipelines.registry.ledger import default_actor, move_alias, registry_transaction
 from pipelines.storage import Layout, read_json
 from pipelines.timeutil import UTC, parse_instant
-
-LOCK_FILE = "registry.lock"
-LOCK_TIMEOUT_S = 120
-
-
-def registry_lock(layout: Layout) -> FileLock:
-    """The lock every alias move takes (shared by promote, rollback and evaluate)."""
-    layout.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(layout.mlflow_dir / LOCK_FILE), timeout=LOCK_TIMEOUT_S)
-
-
-def default_actor() -> str:
-    """Who moves an alias: $RAILCAST_ACTOR (e.g. the Airflow run), else the OS user."""
-    return os.environ.get("RAILCAST_ACTOR") or getpass.getuser()
 
 
 def verify_artifact(layout: Layout, version: str) -> str:
@@ -48,27 +32,10 @@ def verify_artifact(layout: Layout, version: str) -> str:
     return actual
 
 
-def move_alias(layout: Layout, alias: str, version: str | None, *, why: str, who: str, when: str) -> dict:
-    """Move one alias (caller holds the lock), re-read it, and audit the move in the log and as a tag."""
-    before = tracking.get_alias(layout, alias)
-    tracking.set_alias(layout, alias, version)
-    after = tracking.get_alias(layout, alias)
-    if after != version:
-        raise StageError(f"alias {alias} reads {after} after moving it to {version}: another writer bypassed "
-                         f"the registry lock; inspect `railcast models`")
-    entry = append_audit(layout, {"action": "move", "alias": alias, "from": before, "to": version,
-                                  "why": why, "who": who, "when": when})
-    if version is not None:
-        seq = len(read_audit(layout))
-        tag = {f"alias_move_{seq:05d}": json.dumps(entry, sort_keys=True)}
-        tracking.set_version_tags(layout, version, tag)
-    return entry
-
-
-def _refuse(layout: Layout, decision: dict, why: str, who: str, when: str) -> dict:
-    append_audit(layout, {"action": "refused", "alias": tracking.CHAMPION, "why": why, "who": who,
-                          "when": when,
-                          "from": decision.get("champion_version"), "to": decision.get("version")})
+def _refuse(conn: sa.Connection, decision: dict, why: str, who: str, when: str) -> dict:
+    history.insert(conn, {"action": "refused", "alias": tracking.CHAMPION, "why": why, "who": who,
+                          "when": when, "from": decision.get("champion_version"),
+                          "to": decision.get("version")})
     return {"moved": False, "version": decision.get("version"), "reason": why}
 
 
@@ -80,35 +47,36 @@ def run(params: Params, layout: Layout, decision: dict, now: dt.datetime | None 
     who = actor or default_actor()
     if decision.get("dry_run"):
         return {"moved": False, "version": version, "reason": "dry-run decision: never promotes"}
-    with registry_lock(layout):
+    with registry_transaction(layout, who) as conn:
         if not decision.get("passed"):
             why = f"gate failed: {decision.get('reason', 'no reason recorded')}"
-            return _refuse(layout, decision, why, who, when)
+            return _refuse(conn, decision, why, who, when)
         current = tracking.get_alias(layout, tracking.CHAMPION)
         if current != (str(expected) if expected is not None else None):
-            return _refuse(layout, decision, f"stale decision: champion is {current}, the gate compared "
-                                             f"against {expected}; re-run evaluate", who, when)
+            return _refuse(conn, decision, f"stale decision: champion is {current}, the gate compared "
+                                           f"against {expected}; re-run evaluate", who, when)
         if current == version:
             return {"moved": False, "version": version, "reason": f"version {version} is already champion"}
         verify_artifact(layout, version)
         why = f"gate passed: {decision.get('reason', '')}"
         if current is not None:
-            move_alias(layout, tracking.PREVIOUS, current, why=f"replaced by {version}", who=who, when=when)
-        move_alias(layout, tracking.CHAMPION, version, why=why, who=who, when=when)
+            move_alias(conn, layout, tracking.PREVIOUS, current, why=f"replaced by {version}", who=who,
+                       when=when)
+        move_alias(conn, layout, tracking.CHAMPION, version, why=why, who=who, when=when)
     return {"moved": True, "champion": version, "previous": current}
 
 
 def rollback(layout: Layout, reason: str, now: dt.datetime, actor: str | None = None) -> dict:
-    """Swap champion and previous (so a rollback can itself be undone), audited like a promotion."""
+    """Swap champion and previous (so a rollback can itself be undone), recorded like a promotion."""
     who, when = actor or default_actor(), now.isoformat()
-    with registry_lock(layout):
+    with registry_transaction(layout, who) as conn:
         previous = tracking.get_alias(layout, tracking.PREVIOUS)
         current = tracking.get_alias(layout, tracking.CHAMPION)
         if previous is None:
             raise StageError("no `previous` alias to roll back to: see `railcast models`")
         verify_artifact(layout, previous)
-        move_alias(layout, tracking.CHAMPION, previous, why=f"rollback: {reason}", who=who, when=when)
-        move_alias(layout, tracking.PREVIOUS, current, why=f"rolled back: {reason}", who=who, when=when)
+        move_alias(conn, layout, tracking.CHAMPION, previous, why=f"rollback: {reason}", who=who, when=when)
+        move_alias(conn, layout, tracking.PREVIOUS, current, why=f"rolled back: {reason}", who=who, when=when)
     return {"moved": True, "champion": previous, "previous": current}
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,6 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from pipelines.config import Params
 from pipelines.storage import Layout
 
 MODEL_NAME = "railcast-arrival-delay"
@@ -40,14 +37,18 @@ def tracking_uri(layout: Layout) -> str:
 
 def connect(layout: Layout) -> str:
     """Point MLflow at the layout's store; return the experiment id (created with explicit artifacts)."""
-    layout.mlflow_dir.mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(layout)
+    served = urlparse(uri).scheme in ("http", "https")
+    if "MLFLOW_TRACKING_URI" not in os.environ:  # the embedded store lives in the data root
+        layout.mlflow_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     found = mlflow.get_experiment_by_name(EXPERIMENT)
     if found is not None:
         return found.experiment_id
-    location = (layout.mlflow_dir / "artifacts").resolve().as_uri()
+    # A tracking server picks its own artifact store (e.g. S3 behind --serve-artifacts); a store opened
+    # directly keeps artifacts beside it in the data root.
+    location = None if served else (layout.mlflow_dir / "artifacts").resolve().as_uri()
     try:
         return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
     except MlflowException:  # another process created it between our lookup and create
@@ -178,20 +179,3 @@ def load_version(layout: Layout, version: str):
 
     info = version_info(layout, version)
     return load_model(model_file(layout, version), run_artifact(layout, info["run_id"], VOCAB_ARTIFACT))
-
-
-def add_mlflow_ui_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `railcast mlflow-ui`."""
-    parser.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default 5000)")
-
-
-def main_mlflow_ui(args: argparse.Namespace, params: Params) -> dict:
-    """Serve the MLflow UI for the embedded store on 127.0.0.1 (replaces this process)."""
-    layout = Layout(params, args.home)
-    connect(layout)  # creates the store and experiment so the UI opens on something
-    argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking_uri(layout),
-            "--default-artifact-root", (layout.mlflow_dir / "artifacts").resolve().as_uri(),
-            "--host", "127.0.0.1", "--port", str(args.port), "--workers", "1"]  # one user, a shared machine
-    print(f"MLflow UI on http://127.0.0.1:{args.port} (store {tracking_uri(layout)})", flush=True)
-    os.execv(sys.executable, argv)
-    return {}  # not reached: execv replaces the process

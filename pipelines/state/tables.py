@@ -18,3 +18,12 @@ alias_moves = sa.Table(
     sa.Column("who", sa.String(256), nullable=False),
     sa.Column("at", sa.String(40), nullable=False),            # ISO instant the move is recorded for
 )
+
+# One row per lock; a transaction that updates the row holds it until it ends (PostgreSQL: a row lock
+# seen by every host; SQLite: the database's write lock). Holder and time are for people reading it.
+registry_locks = sa.Table(
+    "registry_locks", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(256)),
+    sa.Column("since", sa.String(40)),
+)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from pipelines.registry import history
 from pipelines.state import db
-from tests.services import postgres_database
+from tests.services import state_database
 
 pytestmark = pytest.mark.integration
 
@@ -20,18 +20,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request, layout, monkeypatch) -> str:
     """The layout's state database: the default SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        monkeypatch.delenv(db.DB_URL_ENV, raising=False)
-        yield db.database_url(layout)
-        return
-    databases = postgres_database()
-    url = next(databases)
-    monkeypatch.setenv(db.DB_URL_ENV, url)
-    yield url
-    engine = db._ENGINES.pop((os.getpid(), url), None)
-    if engine is not None:  # release its connections before the database is dropped
-        engine.dispose()
-    next(databases, None)
+    yield from state_database(request.param, db.database_url(layout), monkeypatch)
 
 
 def move(to: str | None, when: str, action: str = "move", alias: str = "champion") -> dict:
@@ -42,7 +31,7 @@ def move(to: str | None, when: str, action: str = "move", alias: str = "champion
 def test_migrations_are_idempotent_and_reach_the_newest_revision(backend, layout) -> None:
     engine = db.engine_for(layout)
     assert engine.url.get_backend_name() == sa.make_url(backend).get_backend_name()
-    assert db.migrate(engine) == db.migrate(engine) == "0001"
+    assert db.migrate(engine) == db.migrate(engine) == "0002"
     assert {"alembic_version", "alias_moves"} <= set(sa.inspect(engine).get_table_names())
 
 
