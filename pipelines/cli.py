@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulator": ("pipelines.sources.simulator.cli", "Simulator utilities: `stations`, `serve`"),
     "models": ("pipelines.registry.commands", "Show registered model versions, aliases and alias history"),
     "rollback": ("pipelines.registry.commands", "Restore the previous champion (audited like a promotion)"),
+    "alerts": ("pipelines.runtime.alerts",
+               "Show the alert outbox: pending, sent and dead-lettered messages per recipient"),
     "reproduce": ("pipelines.registry.reproduce",
                   "Rebuild a registered model version from its lineage; check its hash"),
     "loop": ("pipelines.runtime.loop",

@@ -45,10 +45,6 @@ class Layout:
         return self.root / "airflow"
 
     @property
-    def outbox(self) -> Path:
-        return self.root / "outbox"
-
-    @property
     def dvc_remote(self) -> Path:
         return self.root / "dvc-remote"
 

@@ -18,7 +18,7 @@ from pipelines.config import PROJECT_ROOT, Params, load_params
 from pipelines.ops import airflow_local
 from pipelines.storage import Layout
 from pipelines.timeutil import local_midnight_utc
-from tests.runtime.test_alerts import Recorder
+from tests.smtp_server import Server
 
 # Minutes each on a 2-core machine (Airflow, GX, MLflow and LightGBM imports in fresh processes). They run
 # in `make test` (CI); `make test-quick` deselects them (-m "not slow") for a local edit loop.
@@ -54,12 +54,12 @@ class Mailbox:
     """An SMTP server on a free loopback port that records every message it accepts."""
 
     def __init__(self) -> None:
-        self.port, self.recorder = free_port(), Recorder()
+        self.port, self.recorder = free_port(), Server()
         self.server = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
 
     @property
     def messages(self) -> list:
-        return self.recorder.messages
+        return [message for _, message in self.recorder.deliveries]
 
     def connection(self) -> str:
         """AIRFLOW_CONN_SMTP_DEFAULT pointing at this server."""

@@ -148,6 +148,9 @@ class Alerts:
     recipients: tuple[str, ...]
     smtp_conn_id: str
     sender: str
+    retry_base_s: float = 60.0
+    retry_max_s: float = 3600.0
+    max_attempts: int = 24
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,21 @@
-"""Durable alerts: every message is written to the outbox before any send and leaves it only once accepted.
+"""Durable alerts: what each alert says, its stable Message-ID, and raising it through the outbox.
 
-Layout: `<outbox>/pending/<key>.eml` until the SMTP server accepts it, then `<outbox>/sent/<key>.eml`.
-The Message-ID derives from what the alert is about (dag/run/task, a decision, a drift day), so
-raising the same alert twice queues one message, and a receiver can drop a duplicate delivery
-(a crash between the server's acceptance and the move to sent/ resends it: at-least-once).
+The Message-ID derives from what the alert is about (dag/run/task, a decision, a drift incident), so
+raising the same alert twice queues one message and a receiver can drop a duplicate delivery. The
+outbox (`runtime.outbox`, in the state database) stores it before any send and delivers it.
 Imported by DAG files at parse time: standard library only at the top.
 """
 
 from __future__ import annotations
 
-import email
 import email.policy
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
-
-from pipelines.runtime.smtp import send_message
 
 log = logging.getLogger(__name__)
 DOMAIN = "railcast.local"
@@ -64,64 +59,29 @@ def render(alert: Alert, sender: str, recipients: list[str]) -> bytes:
     return msg.as_bytes()
 
 
-def _dirs(layout: Any) -> tuple[Path, Path]:
-    return layout.outbox / "pending", layout.outbox / "sent"
+def enqueue(params: Any, layout: Any, alert: Alert) -> str:
+    """Store the alert in the outbox unless its Message-ID is already there; returns the Message-ID."""
+    from pipelines.runtime import outbox
 
-
-def enqueue(params: Any, layout: Any, alert: Alert) -> Path:
-    """Write the alert to pending/ atomically, unless this Message-ID is already queued or sent."""
-    from pipelines.storage import atomic_path
-
-    pending, sent = _dirs(layout)
-    name = f"{alert.digest}.eml"
-    if (sent / name).exists() or (pending / name).exists():
-        return sent / name if (sent / name).exists() else pending / name
     data = render(alert, params.alerts.sender, list(params.alerts.recipients))
-    with atomic_path(pending / name) as tmp:
-        tmp.write_bytes(data)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-    return pending / name
-
-
-def pending_messages(layout: Any) -> list[Path]:
-    """Messages not yet accepted by the server, oldest key first."""
-    return sorted(_dirs(layout)[0].glob("*.eml"))
+    outbox.enqueue(params, layout, alert.message_id, alert.key, alert.subject, data)
+    return alert.message_id
 
 
 def flush_outbox(params: Any, layout: Any) -> dict:
-    """Send every pending message; a message moves to sent/ only after the server accepted it."""
-    from filelock import FileLock, Timeout
+    """Deliver every message that is due (see `runtime.outbox`); logs what stays pending and why."""
+    from pipelines.runtime import outbox
 
-    pending, sent = _dirs(layout)
-    if not pending.is_dir():
-        return {"sent": 0, "pending": 0}
-    done, error = 0, None
-    try:
-        # One flusher at a time: two would send the same file twice.
-        with FileLock(str(layout.outbox / ".flush.lock"), timeout=5):
-            for path in pending_messages(layout):
-                msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.SMTP)
-                try:
-                    send_message(params.alerts.smtp_conn_id, msg)
-                except OSError as exc:  # server down or refusing: keep it pending for the next flush
-                    error = f"{type(exc).__name__}: {exc}"
-                    break
-                sent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, sent / path.name)
-                done += 1
-    except Timeout:
-        log.info("another process is flushing the outbox")
-    left = len(pending_messages(layout))
-    if error:
-        log.warning("alert delivery failed, %d message(s) stay pending: %s", left, error)
-    return {"sent": done, "pending": left, **({"error": error} if error else {})}
+    result = outbox.flush(params, layout)
+    if result.get("error"):
+        log.warning("alert delivery failed, %d message(s) stay pending: %s", result["pending"],
+                    result["error"])
+    return result
 
 
 def raise_alert(params: Any, layout: Any, alert: Alert) -> dict:
-    """Queue an alert durably, then try to deliver everything pending."""
-    path = enqueue(params, layout, alert)
-    return {"message_id": alert.message_id, "file": str(path), **flush_outbox(params, layout)}
+    """Queue an alert durably, then try to deliver everything due."""
+    return {"message_id": enqueue(params, layout, alert), **flush_outbox(params, layout)}
 
 
 def failure_alert(context: Any) -> Alert:
@@ -170,3 +130,39 @@ def on_task_failure(context: Any) -> None:
         raise_alert(ctx.params, ctx.layout, failure_alert(context))
     except Exception:  # a broken alert path must not mask the task's own failure
         log.exception("could not queue the failure alert")
+
+
+def add_arguments(parser: Any) -> None:
+    """Options of `railcast alerts`."""
+    parser.add_argument("--state", choices=["pending", "sent", "dead", "all"], default="all",
+                        help="list only messages in this state (default: all)")
+    parser.add_argument("--flush", action="store_true", help="deliver what is due first")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def format_messages(counts: dict[str, int], listed: list[dict]) -> str:
+    """Plain-text view of the outbox for a terminal: one line per message, one per recipient."""
+    lines = ["outbox: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("pending", "sent", "dead"))]
+    for m in listed:
+        lines.append(f"  {m['queued_at'][:19]}  {m['state']:<7} {m['subject']}  {m['message_id']}  "
+                     f"attempts {m['attempts']}" + (f", next {m['next_attempt_at'][:19]}"
+                                                     if m["state"] == "pending" else ""))
+        for r in m["recipients"]:
+            answer = f"  {r['code']} {r['reply']}" if r["code"] is not None else ""
+            lines.append(f"      {r['address']:<32} {r['state']:<9}{answer}")
+    return "\n".join(lines)
+
+
+def main(args: Any, params: Any) -> dict | None:
+    """`railcast alerts`: the outbox's messages and what the SMTP server said to each recipient."""
+    from pipelines.runtime import outbox
+    from pipelines.storage import Layout
+
+    layout = Layout(params, args.home)
+    flushed = flush_outbox(params, layout) if args.flush else None
+    states = ("pending", "sent", "dead") if args.state == "all" else (args.state,)
+    listed = [{k: v for k, v in m.items() if k != "content"} for m in outbox.messages(layout, states)]
+    if args.json:
+        return {"counts": outbox.counts(layout), "flushed": flushed, "messages": listed}
+    print(format_messages(outbox.counts(layout), listed))
+    return None

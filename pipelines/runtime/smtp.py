@@ -1,61 +1,58 @@
-"""SMTP delivery with the settings of the Airflow connection `smtp_default` (AIRFLOW_CONN_SMTP_DEFAULT).
+"""SMTP delivery through the Airflow SMTP provider's connection (`SmtpHook`), answered per recipient.
 
-The provider's SmtpHook rebuilds every message from subject and HTML; the outbox stores finished
-RFC 5322 bytes with their Message-ID, so this sends those bytes with smtplib, reading the connection
-the same way the provider does: SSL and STARTTLS on unless the extras `disable_ssl`/`disable_tls` say
-otherwise, `timeout` (default 30 s).
+The hook reads the Airflow connection (`AIRFLOW_CONN_SMTP_DEFAULT`, the metadata database or a secrets
+backend), opens the client with the connection's SSL, STARTTLS and timeout settings and logs in. Its
+`send_email_smtp` would rebuild each message from a subject and HTML and drop the server's answer per
+recipient; the outbox needs its stored bytes sent as they are (stable Message-ID) and that answer kept,
+so it takes the hook's logged-in client and calls `sendmail` itself.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import smtplib
-import ssl
-from email.message import Message
-from typing import Any
-from urllib.parse import parse_qsl, unquote, urlparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+
+Refusals = dict[str, tuple[int, str]]  # recipient -> (SMTP code, the server's reply)
+Send = Callable[[str, list[str], bytes], Refusals]
 
 
-def connection(conn_id: str) -> dict[str, Any]:
-    """The connection `conn_id` from AIRFLOW_CONN_<ID> (JSON or URI form) as a plain dict."""
-    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
-    if not raw:
-        raise ConnectionError(f"SMTP connection {conn_id!r} is not defined: "
-                              f"set AIRFLOW_CONN_{conn_id.upper()}")
-    if raw.lstrip().startswith("{"):
-        conn = json.loads(raw)
-        extra = conn.get("extra") or {}
-        conn["extra"] = json.loads(extra) if isinstance(extra, str) else extra
-        return conn
-    url = urlparse(raw)
-    return {"conn_type": url.scheme, "host": url.hostname, "port": url.port,
-            "login": unquote(url.username or ""), "password": unquote(url.password or ""),
-            "extra": dict(parse_qsl(url.query))}
+class Unreachable(ConnectionError):
+    """The server, or the connection's settings, cannot take any mail now; nothing was delivered."""
 
 
-def _flag(extra: dict, key: str) -> bool:
-    value = extra.get(key, False)
-    return value.lower() in ("1", "true", "yes") if isinstance(value, str) else bool(value)
+def _text(reply: object) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
 
 
-def send_message(conn_id: str, msg: Message) -> None:
-    """Deliver one message; raises OSError (incl. smtplib errors) unless the server accepted it."""
-    conn = connection(conn_id)
-    extra = conn.get("extra") or {}
-    host, timeout = conn.get("host") or "localhost", float(extra.get("timeout", 30))
-    use_ssl, use_tls = not _flag(extra, "disable_ssl"), not _flag(extra, "disable_tls")
-    port = int(conn.get("port") or (465 if use_ssl else 25))
-    if use_ssl:
-        context = ssl.create_default_context()
-        client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-    else:
-        client = smtplib.SMTP(host, port, timeout=timeout)
-    with client:
-        if use_tls and not use_ssl:
-            client.starttls(context=ssl.create_default_context())
-        if conn.get("login"):
-            client.login(conn["login"], conn.get("password") or "")
-        refused = client.send_message(msg)
-    if refused:  # some recipients refused: keep it pending rather than lose those deliveries
-        raise smtplib.SMTPRecipientsRefused(refused)
+def _send(client: smtplib.SMTP, sender: str, recipients: list[str], content: bytes) -> Refusals:
+    try:
+        refused = client.sendmail(sender, recipients, content)
+    except smtplib.SMTPRecipientsRefused as exc:  # every recipient refused
+        refused = exc.recipients
+    except smtplib.SMTPAuthenticationError as exc:
+        raise Unreachable(f"login refused ({exc.smtp_code} {_text(exc.smtp_error)})") from exc
+    except smtplib.SMTPResponseException as exc:  # sender or content refused: one answer for everyone
+        refused = {r: (exc.smtp_code, exc.smtp_error) for r in recipients}
+    except OSError as exc:  # includes a dropped session (SMTPServerDisconnected) and timeouts
+        raise Unreachable(f"{type(exc).__name__}: {exc}") from exc
+    return {address: (int(code), _text(reply)) for address, (code, reply) in refused.items()}
+
+
+@contextmanager
+def session(conn_id: str) -> Iterator[Send]:
+    """One logged-in SMTP session; yields send(sender, recipients, content) -> the refused recipients."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    try:
+        hook = SmtpHook(smtp_conn_id=conn_id).get_conn()
+    except Exception as exc:  # noqa: BLE001 - a missing connection, refused TCP, TLS: all "not now"
+        raise Unreachable(f"SMTP connection {conn_id!r}: {type(exc).__name__}: {exc}; check the Airflow "
+                          f"connection (e.g. AIRFLOW_CONN_{conn_id.upper()}) and that the server is "
+                          f"up") from exc
+    client = hook._smtp_client  # the provider's logged-in client (see the module docstring)
+    try:
+        yield lambda sender, recipients, content: _send(client, sender, recipients, content)
+    finally:
+        with suppress(OSError):
+            client.quit()

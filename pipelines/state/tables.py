@@ -27,3 +27,32 @@ registry_locks = sa.Table(
     sa.Column("holder", sa.String(256)),
     sa.Column("since", sa.String(40)),
 )
+
+# The alert outbox: a message's bytes (stable Message-ID) and its delivery state. Times are UTC ISO
+# strings with microseconds (fixed width, so they order as text). state: pending | sent | dead.
+outbox_messages = sa.Table(
+    "outbox_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(255), nullable=False, unique=True),
+    sa.Column("alert_key", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("queued_at", sa.String(40), nullable=False),
+    sa.Column("next_attempt_at", sa.String(40), nullable=False),
+    sa.Column("lease_until", sa.String(40)),        # a flusher's claim; expired leases are free again
+    sa.Column("last_error", sa.Text),
+    sa.Column("done_at", sa.String(40)),
+)
+
+# Per recipient: pending | accepted (never sent to again) | dead (refused for good), with the reply.
+outbox_recipients = sa.Table(
+    "outbox_recipients", metadata,
+    sa.Column("message", sa.Integer, sa.ForeignKey("outbox_messages.id"), primary_key=True),
+    sa.Column("address", sa.String(320), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("code", sa.Integer),
+    sa.Column("reply", sa.Text),
+    sa.Column("updated_at", sa.String(40)),
+)

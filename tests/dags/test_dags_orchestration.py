@@ -116,7 +116,7 @@ def test_planned_days_takes_event_windows_one_by_one_and_only_ingested_dates(par
 
 def test_monitor_days_sends_the_alerts_the_monitor_asks_for_and_emits_only_retrains(ctx, layout, monkeypatch):
     from pipelines.monitoring.alert import alert_from_evidence
-    from pipelines.runtime import alerts
+    from pipelines.runtime import outbox
 
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)  # no server: alerts stay queued
     empty = {"kind": "empty_window", "day": "2025-09-10",
@@ -135,7 +135,7 @@ def test_monitor_days_sends_the_alerts_the_monitor_asks_for_and_emits_only_retra
     events = lifecycle.monitor_days(ctx, days(*results), berlin(2025, 9, 13))
     assert [e["day"] for e in events] == ["2025-09-11"], "only a retrain verdict emits a drift event"
     assert events[0]["window_end"] == "2025-09-12T22:00:00+00:00" and events[0]["evidence"] == boot
-    queued = sorted(p.read_text() for p in alerts.pending_messages(layout))
+    queued = sorted(m["content"].decode() for m in outbox.messages(layout, ("pending",)))
     subjects = sorted(r["alert"]["subject"] for r in results.values() if r["alert"])
     assert len(queued) == 2, "one alert per verdict the monitor asked one for, none for the others"
     assert all(any(subject in q for q in queued) for subject in subjects)

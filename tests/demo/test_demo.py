@@ -4,8 +4,6 @@ end to end through `airflow standalone` on a shortened calendar."""
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import json
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from pipelines.demo import run as demo
 from pipelines.errors import StageError
 from pipelines.ops.mail_capture import MailCapture, subjects
 from pipelines.registry import history
-from pipelines.runtime import alerts
+from pipelines.runtime import alerts, smtp
 from pipelines.storage import Layout, write_json
 from tests.airflow_helpers import slow
 
@@ -59,9 +57,10 @@ def test_capture_writes_each_message_once_as_eml(tmp_path: Path, params, monkeyp
         alert = alerts.Alert("drift|2025-09-16", "drift detected on 2025-09-16", "body",
                              dt.datetime(2025, 9, 17, 2, tzinfo=dt.UTC))
         assert alerts.raise_alert(params, layout, alert)["sent"] == 1
-        # a redelivery (crash between acceptance and the move to sent/) keeps one file per Message-ID
-        alerts.send_message("smtp_default", email.message_from_bytes(
-            alerts.render(alert, "railcast@localhost", ["x@localhost"]), policy=email.policy.SMTP))
+        # a redelivery (crash between the server's acceptance and the record) keeps one file per Message-ID
+        with smtp.session("smtp_default") as send:
+            assert send("railcast@localhost", ["x@localhost"],
+                        alerts.render(alert, "railcast@localhost", ["x@localhost"])) == {}
         files = capture.messages()
     assert len(files) == 1 and files[0].suffix == ".eml"
     assert subjects(files) == ["[railcast] drift detected on 2025-09-16"]

@@ -22,7 +22,7 @@ from pipelines.cli import main as cli_main
 from pipelines.config import load_params
 from pipelines.monitoring import monitor
 from pipelines.monitoring.inputs import FileReference
-from pipelines.runtime import alerts
+from pipelines.runtime import alerts, outbox
 from pipelines.storage import Layout
 from pipelines.timeutil import parse_instant
 
@@ -125,9 +125,10 @@ def test_drift_email_carries_scores_next_steps_and_report_once(setup, incident):
     built = [alerts.monitor_alert(first["alert"], r["day"], parse_instant(r["evidence"]["as_of"]))
              for r in (first, second)]
     assert built[0].key == built[1].key == first["alert"]["incident_key"]
-    paths = {alerts.enqueue(params, layout, a) for a in built}
-    assert len(paths) == 1 and len(alerts.pending_messages(layout)) == 1
-    msg = email.message_from_bytes(paths.pop().read_bytes(), policy=email.policy.SMTP)
+    ids = {alerts.enqueue(params, layout, a) for a in built}
+    [queued] = outbox.messages(layout)
+    assert ids == {queued["message_id"]} and queued["state"] == "pending"
+    msg = email.message_from_bytes(queued["content"], policy=email.policy.SMTP)
     names = [part.get_filename() for part in msg.iter_attachments()]
     assert names == ["report.html"]
 

@@ -23,6 +23,9 @@ def backend(request, layout, monkeypatch) -> str:
     yield from state_database(request.param, db.database_url(layout), monkeypatch)
 
 
+HEAD = sorted(p.name for p in (db.MIGRATIONS / "versions").glob("0*.py"))[-1][:4]  # e.g. "0003"
+
+
 def move(to: str | None, when: str, action: str = "move", alias: str = "champion") -> dict:
     return {"action": action, "alias": alias, "from": None, "to": to, "why": "test", "who": "pytest",
             "when": when}
@@ -31,7 +34,7 @@ def move(to: str | None, when: str, action: str = "move", alias: str = "champion
 def test_migrations_are_idempotent_and_reach_the_newest_revision(backend, layout) -> None:
     engine = db.engine_for(layout)
     assert engine.url.get_backend_name() == sa.make_url(backend).get_backend_name()
-    assert db.migrate(engine) == db.migrate(engine) == "0002"
+    assert db.migrate(engine) == db.migrate(engine) == HEAD
     assert {"alembic_version", "alias_moves"} <= set(sa.inspect(engine).get_table_names())
 
 
