@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import shutil
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from pipelines.datasets import close_time
 from pipelines.detection import detect_departures
 from pipelines.features import build_features
 from pipelines.modeling.training_rows import read_training_frame
+from pipelines.monitoring import history as monitor_history
 from pipelines.monitoring import monitor
 from pipelines.monitoring.inputs import FileReference
 from pipelines.sources import simulate
@@ -71,7 +71,7 @@ def reference_file(params: Params, layout: Layout, days: list[dt.date]) -> Path:
 
 def check_days(params: Params, layout: Layout, reference: Path, days: list[dt.date]) -> dict:
     """Monitor each day in order from an empty history; verdicts, signals and seconds per day."""
-    shutil.rmtree(layout.dataset("monitoring"), ignore_errors=True)  # a benchmark's own temporary root
+    monitor_history.clear(layout)  # a benchmark's own temporary root
     out = {}
     for day in days:
         started = time.perf_counter()

@@ -24,7 +24,6 @@ class Paths:
     metrics: str
     reports: str
     predictions: str
-    monitoring: str
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pipelines.datasets import close_time
 from pipelines.monitoring import skill
 from pipelines.registry import tracking
 from pipelines.registry.history import champion_at, champion_moves
-from pipelines.storage import Layout, read_json, write_json
+from pipelines.storage import Layout, write_json
 
 MAE_KEYS = ("mae_champion", "mae_persistence", "mae_without_retraining", "mae_board_forecast")
 BOOTSTRAP = "bootstrap"
@@ -34,9 +34,10 @@ def emails_dir(layout: Layout) -> Path:
 
 
 def monitor_record(layout: Layout, day: dt.date) -> dict:
-    """The monitor's decision record of `day` (monitoring/<day>.json), {} when it wrote none."""
-    path = layout.day_file("monitoring", day, ".json")
-    return read_json(path) if path.exists() else {}
+    """The monitor's verdict of `day` (the state database's monitor history), {} when it judged none."""
+    from pipelines.monitoring import history
+
+    return history.day_record(layout, day)
 
 
 def is_bootstrap(record: dict) -> bool:
@@ -92,8 +93,7 @@ def build_summary(params: Params, layout: Layout, scenario: str, event_start_day
     folder = demo_dir(layout)
     reports = {"summary": folder / "summary.json", "plot": folder / "skill.png",
                "html": folder / "summary.html", "drift": layout.dataset("reports") / "drift",
-               "validation": layout.dataset("reports") / "validation",
-               "monitoring": layout.dataset("monitoring")}
+               "validation": layout.dataset("reports") / "validation"}
     return {"scenario": scenario, "event_start_day": event_start_day, "days": days,
             "promotions": promoted, "emails": emails,
             "reports": {k: str(v) for k, v in reports.items()}, **extra}

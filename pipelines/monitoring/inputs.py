@@ -14,7 +14,7 @@ from pipelines.datasets import close_time
 from pipelines.errors import StageError
 from pipelines.modeling import train_data as td
 from pipelines.modeling.training_rows import known_labels
-from pipelines.storage import Layout, read_json
+from pipelines.storage import Layout
 
 
 class Reference(Protocol):
@@ -119,8 +119,7 @@ def post_event_days(params: Params, layout: Layout, start: dt.date, day: dt.date
 
 
 def read_history(layout: Layout, day: dt.date) -> list[dict]:
-    """The monitor's records of the days before `day`, oldest first."""
-    folder = layout.dataset("monitoring")
-    files = folder.glob("????-??-??.json") if folder.is_dir() else []
-    days = sorted(dt.date.fromisoformat(p.stem) for p in files)
-    return [read_json(layout.day_file("monitoring", d, ".json")) for d in days if d < day]
+    """The monitor's verdicts of the days before `day`, oldest first (the state database's history)."""
+    from pipelines.monitoring import history
+
+    return history.days_before(layout, day)

@@ -19,6 +19,7 @@ from pipelines.errors import StageError
 from pipelines.monitoring import alert as monitor_alert
 from pipelines.monitoring import checks as mc
 from pipelines.monitoring import evidently_adapter as drift_adapter
+from pipelines.monitoring import history as monitor_history
 from pipelines.monitoring import inputs as mi
 from pipelines.monitoring import rules as drift_rules
 from pipelines.storage import Layout, read_json, write_json
@@ -69,14 +70,13 @@ def judge(params: Params, layout: Layout, day: dt.date, version: str | None, ref
 
 
 def _write(params: Params, layout: Layout, day: dt.date, evidence: dict, alert: dict | None) -> None:
-    """The decision record (reports/drift/<day>/decision.json) and the history (monitoring/<day>.json)."""
+    """The decision record (reports/drift/<day>/decision.json) and the day's verdict in the state database."""
     keep = ("day", "verdict", "reason", "drifted", "event_start", "incident_key", "champion")
     write_json({"day": evidence["day"], "verdict": evidence["verdict"], "reason": evidence["reason"],
                 "evidence": evidence, "alert": alert, "thresholds": dataclasses.asdict(params.monitor),
                 "inputs": {"window": evidence["window"], "champion": evidence["champion"]}},
                evidence["record"])
-    write_json({**{k: evidence.get(k) for k in keep}, "alerted": alert is not None},
-               layout.day_file("monitoring", day, ".json"))
+    monitor_history.record_day(layout, {**{k: evidence.get(k) for k in keep}, "alerted": alert is not None})
 
 
 def run(params: Params, layout: Layout, day: dt.date, reference: mi.Reference | None = None,

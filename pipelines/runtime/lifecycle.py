@@ -61,8 +61,10 @@ def promote_model(ctx: Context, decision: Mapping[str, Any], actor: str | None =
     return orch.run_stage(ctx, "promote", decision=record, actor=actor)
 
 
-def monitor_days(ctx: Context, days: Iterable[dt.date], window_end: Any) -> list[dict]:
-    """Run monitor per day; send the alerts it asks for; return the drift events ("retrain" verdicts)."""
+def monitor_days(ctx: Context, days: Iterable[dt.date], window_end: Any, emitter: str) -> list[dict]:
+    """Run monitor per day; send the alerts it asks for; return the drift events ("retrain" verdicts)
+    that no other run than `emitter` (the Airflow run id) has emitted before."""
+    from pipelines.monitoring import history
     from pipelines.runtime import alerts
 
     end = orch.instant(window_end)
@@ -72,7 +74,9 @@ def monitor_days(ctx: Context, days: Iterable[dt.date], window_end: Any) -> list
         # bootstrap, an empty window); the outbox only delivers it
         if result.get("alert"):
             alerts.raise_alert(ctx.params, ctx.layout, alerts.monitor_alert(result["alert"], day, end))
-        if result.get("verdict") == "retrain":
+        key = (result.get("evidence") or {}).get("incident_key")
+        if result.get("verdict") == "retrain" and history.claim_event(ctx.layout, day, key, end.isoformat(),
+                                                                       emitter):
             events.append({"day": day, "window_end": end.isoformat(),
                            "evidence": orch.jsonable(result.get("evidence"))})
     return events

@@ -72,5 +72,5 @@ def monitor_verdicts(ctx: Context, days: list[dt.date],
     """The monitor DAG task (lifecycle.monitor_days: alerts and drift events), plus each day's verdict."""
     from pipelines.monitoring import monitor
 
-    events = lifecycle.monitor_days(ctx, days, window_end)
+    events = lifecycle.monitor_days(ctx, days, window_end, emitter=f"loop:{window_end.isoformat()}")
     return {d.isoformat(): monitor.read_decision(ctx.params, ctx.layout, d) for d in days}, events

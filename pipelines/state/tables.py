@@ -56,3 +56,27 @@ outbox_recipients = sa.Table(
     sa.Column("reply", sa.Text),
     sa.Column("updated_at", sa.String(40)),
 )
+
+# The monitor's verdict per service date (its incident state: which incident, alerted or not).
+monitor_days = sa.Table(
+    "monitor_days", metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("verdict", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("drifted", sa.Boolean),
+    sa.Column("event_start", sa.String(10)),
+    sa.Column("incident_key", sa.Text),
+    sa.Column("champion", sa.String(32)),
+    sa.Column("alerted", sa.Boolean, nullable=False),
+)
+
+# Drift events handed to the orchestrator (one per service date with a retrain verdict), and by whom:
+# another run re-checking that date does not start a second retrain.
+drift_events = sa.Table(
+    "drift_events", metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("incident_key", sa.Text),
+    sa.Column("window_end", sa.String(40), nullable=False),
+    sa.Column("emitted_by", sa.String(256), nullable=False),
+    sa.Column("emitted_at", sa.String(40), nullable=False),
+)

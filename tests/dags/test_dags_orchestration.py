@@ -132,8 +132,12 @@ def test_monitor_days_sends_the_alerts_the_monitor_asks_for_and_emits_only_retra
     }
     monkeypatch.setattr(orch, "run_days",
                         lambda ctx, name, ds: {d.isoformat(): results[d.isoformat()] for d in ds})
-    events = lifecycle.monitor_days(ctx, days(*results), berlin(2025, 9, 13))
+    events = lifecycle.monitor_days(ctx, days(*results), berlin(2025, 9, 13), emitter="airflow:run-1")
     assert [e["day"] for e in events] == ["2025-09-11"], "only a retrain verdict emits a drift event"
+    again = lifecycle.monitor_days(ctx, days(*results), berlin(2025, 9, 13), emitter="airflow:run-1")
+    assert again == events, "a retry of the same run re-emits what its failed try could not"
+    other = lifecycle.monitor_days(ctx, days(*results), berlin(2025, 9, 13), emitter="airflow:run-2")
+    assert other == [], "another run re-checking the date starts no second retrain"
     assert events[0]["window_end"] == "2025-09-12T22:00:00+00:00" and events[0]["evidence"] == boot
     queued = sorted(m["content"].decode() for m in outbox.messages(layout, ("pending",)))
     subjects = sorted(r["alert"]["subject"] for r in results.values() if r["alert"])

@@ -16,10 +16,11 @@ from pipelines.demo import on_airflow as demo_airflow
 from pipelines.demo import report as demo_report
 from pipelines.demo import run as demo
 from pipelines.errors import StageError
+from pipelines.monitoring import history as monitor_history
 from pipelines.ops.mail_capture import MailCapture, subjects
 from pipelines.registry import history
 from pipelines.runtime import alerts, smtp
-from pipelines.storage import Layout, write_json
+from pipelines.storage import Layout
 from tests.airflow_helpers import slow
 
 pytestmark = pytest.mark.e2e
@@ -96,8 +97,8 @@ def test_summary_table_plot_and_html(tmp_path: Path, params) -> None:
     history.append_audit(layout, {"action": "move", "alias": "champion", "from": None, "to": "1",
                                   "who": "airflow:retrain/asset_triggered__x", "why": "gate passed",
                                   "when": "2025-09-06T02:00:00+00:00"})
-    write_json({"day": "2025-09-04", "verdict": "retrain", "reason": "bootstrap: no champion yet"},
-               layout.day_file("monitoring", dt.date(2025, 9, 4), ".json"))
+    monitor_history.record_day(layout, {"day": "2025-09-04", "verdict": "retrain", "alerted": True,
+                                        "reason": "bootstrap: no champion yet"})
     retrains = [{"run_id": "asset_triggered__x", "run_type": "asset_triggered", "state": "success"}]
     as_of = dt.datetime(2025, 9, 10, tzinfo=dt.UTC)
     days = [demo_report.day_record(params, layout, 4, dt.date(2025, 9, 4), as_of, retrains)]

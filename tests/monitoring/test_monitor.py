@@ -20,6 +20,7 @@ from benchmarks.bench_monitor import VERSION, window_frame, write_reference, wri
 from pipelines import schema as s
 from pipelines.cli import main as cli_main
 from pipelines.config import load_params
+from pipelines.monitoring import history as monitor_history
 from pipelines.monitoring import monitor
 from pipelines.monitoring.inputs import FileReference
 from pipelines.runtime import alerts, outbox
@@ -88,11 +89,15 @@ def test_decision_record_report_and_history_written_identically_on_rerun(setup, 
     assert s.HOUR not in record["evidence"]["features"]  # calendar features excluded
     html = open(result["report"], encoding="utf-8").read()
     assert "<script" in html and not EXTERNAL.search(html)  # self-contained: nothing loaded from elsewhere
-    files = [result["record"], result["report"], layout.day_file("monitoring", DAY, ".json")]
+    files = [result["record"], result["report"]]
     before = [open(f, "rb").read() for f in files]
+    stored = monitor_history.day_record(layout, DAY)
+    assert stored["verdict"] == "no_drift" and stored["alerted"] is False
     again = check(params, layout, DAY, reference)
     assert again["verdict"] == "no_drift"
     assert [open(f, "rb").read() for f in files] == before
+    assert monitor_history.day_record(layout, DAY) == stored and len(monitor_history.days_before(
+        layout, DAY + dt.timedelta(days=1))) == 1
     assert monitor.read_decision(params, layout, DAY)["verdict"] == "no_drift"
 
 
