@@ -19,6 +19,16 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def s3_store(tmp_path_factory: pytest.TempPathFactory):
+    """One SeaweedFS process for the whole run (tests take a bucket each: `services.new_bucket`)."""
+    from tests.services import start_object_store
+
+    store = start_object_store(tmp_path_factory.mktemp("s3-store"))
+    yield store.access
+    store.stop()
+
+
 @pytest.fixture()
 def params() -> Params:
     return load_params()

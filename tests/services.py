@@ -63,3 +63,23 @@ def state_database(kind: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) 
     if engine is not None:  # release its connections before the database is dropped
         engine.dispose()
     next(databases, None)
+
+
+def start_object_store(root) -> object:
+    """A real S3 store (SeaweedFS `weed mini`) on loopback with fresh random keys; the caller stops it."""
+    import secrets
+
+    from pipelines.ops.object_store import SeaweedStore
+
+    store = SeaweedStore(root, access_key=f"rc{secrets.token_hex(8)}", secret_key=secrets.token_urlsafe(24))
+    try:
+        return store.start()
+    except (FileNotFoundError, RuntimeError, TimeoutError) as exc:
+        unavailable("the S3 store (SeaweedFS)", exc)
+
+
+def new_bucket(access) -> str:
+    """A bucket of its own for one test."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    access.filesystem().create_dir(name)
+    return name
