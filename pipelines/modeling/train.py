@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,33 +107,63 @@ def run_metrics(scores: dict, fitted: Fitted) -> dict[str, float]:
     return metrics
 
 
+def _settings(params: Params) -> dict:
+    """The training settings, flat: MLflow params of the run and part of the request's identity."""
+    return {**{f"lgb.{k}": v for k, v in params.train.lgb_params.items()},
+            **{f"train.{k}": v for k, v in vars(params.train).items() if k != "lgb_params"}}
+
+
+def _register(layout: Layout, key: str, sha: str, log: Callable[[], dict]) -> dict:
+    """The version of request `key`: the one an earlier try registered (same data, so the same bytes),
+    else a new one logged by `log()` after closing the runs earlier tries left unfinished."""
+    from pipelines.registry import requests, tracking
+
+    done = requests.version_for(layout, key)
+    if done is None:
+        requests.close_abandoned_runs(layout, key)
+        done = log()
+    elif done["tags"].get(tracking.SHA_TAG) != sha:
+        held = str(done["tags"].get(tracking.SHA_TAG))[:12]
+        raise StageError(f"version {done['version']} of this request holds model {held}, this try trained "
+                         f"{sha[:12]} from the same data: training is not deterministic")
+    stored_sha = file_sha256(tracking.model_file(layout, done["version"]))
+    if stored_sha != sha:
+        raise StageError(f"model file in the registry ({stored_sha[:12]}) differs from the trained one "
+                         f"({sha[:12]}): the artifact store rewrote it")
+    return {"run_id": done["run_id"], "version": done["version"]}
+
+
 def run(params: Params, layout: Layout, as_of: dt.datetime, trigger: dict) -> dict:
-    """Train, save models/challenger/, log the run and register a version tagged with its SHA-256."""
-    from pipelines.registry import tracking
+    """Train, save models/challenger/, log the run and register a version tagged with its SHA-256.
+
+    One version per request (as_of, trigger, settings and the data's version): a retry after a failure
+    anywhere (the tracking server down mid-run, say) trains again and returns the version an earlier
+    try registered, if one did, instead of registering another.
+    """
+    from pipelines.registry import requests, tracking
 
     tr.check_trigger(trigger)
     fitted = fit(params, layout, as_of, td.event_start(trigger))  # a drift retrain holds out post-event days
     model_path = fitted.model.save(layout.dataset("models") / CHALLENGER_DIR)
     sha = file_sha256(model_path)
     pred, scores = holdout_metrics(fitted.model, fitted.holdout)
-    tags = tr.lineage_tags(as_of=as_of, trigger=trigger, data_version=td.data_version(
-        layout, fitted.train_days + fitted.holdout_days), dvc_version=td.dvc_data_version(params, layout),
-        train_days=fitted.train_days, holdout_days=fitted.holdout_days, rows=fitted.rows)
-    run_params = {**{f"lgb.{k}": v for k, v in params.train.lgb_params.items()},
-                  **{f"train.{k}": v for k, v in vars(params.train).items() if k != "lgb_params"}}
+    data_version = td.data_version(layout, fitted.train_days + fitted.holdout_days)
+    tags = tr.lineage_tags(as_of=as_of, trigger=trigger, data_version=data_version,
+                           dvc_version=td.dvc_data_version(params, layout), train_days=fitted.train_days,
+                           holdout_days=fitted.holdout_days, rows=fitted.rows)
+    settings = _settings(params)
+    key = requests.request_key(as_of.isoformat(), trigger, {**settings, "data_version": data_version})
+    summary = {**headline(scores), "rows": fitted.rows, "as_of": as_of.isoformat(),
+               "trigger": trigger["kind"]}
+    tags = {**tags, tracking.SHA_TAG: sha, requests.REQUEST_TAG: key}
     example = feature_matrix(fitted.holdout.head(5), fitted.model.vocab)
     with tempfile.TemporaryDirectory(prefix="railcast-train-") as tmp:
         files = _artifacts(fitted, pred, params, trigger, Path(tmp))
-        logged = tracking.log_training(layout, run_name=f"train-{as_of:%Y%m%dT%H%M}", params=run_params,
-                                       metrics=run_metrics(scores, fitted), artifacts=files,
-                                       tags={**tags, tracking.SHA_TAG: sha}, booster=fitted.model.booster,
-                                       example=example)
-    stored_sha = file_sha256(tracking.model_file(layout, logged["version"]))
-    if stored_sha != sha:
-        raise StageError(f"model file in the registry ({stored_sha[:12]}) differs from the trained one "
-                         f"({sha[:12]}): the artifact store rewrote it")
-    result = {**logged, "model_sha256": sha, "model_file": str(model_path), **headline(scores),
-              "rows": fitted.rows, "as_of": as_of.isoformat(), "trigger": trigger["kind"]}
+        logged = _register(layout, key, sha, lambda: tracking.log_training(
+            layout, run_name=f"train-{as_of:%Y%m%dT%H%M}", params=settings,
+            metrics=run_metrics(scores, fitted), artifacts=files, tags=tags, booster=fitted.model.booster,
+            example=example))
+    result = {**logged, "model_sha256": sha, "model_file": str(model_path), **summary}
     write_json({k: v for k, v in result.items() if k not in ("run_id", "version", "model_file")},
                layout.dataset("models") / CHALLENGER_DIR / "train.json")
     return result

@@ -23,6 +23,11 @@ VOCAB_ARTIFACT = "model_files/vocabularies.json"
 REFERENCE_ARTIFACT = "reference/holdout.parquet"
 PARAMS_ARTIFACT = "lineage/params.json"
 PIP_REQUIREMENTS = ["lightgbm==4.7.0", "pandas<3", "numpy<3"]  # explicit: skips slow inference
+# A tracking server's calls retry with bounded backoff (1, 2, 4, 8 s, plus jitter; about 15 s in all, a
+# minute per attempt at most), so an outage fails the task soon and its retry starts clean. MLflow's own
+# defaults (7 retries, factor 2, 120 s timeouts) can hold a task for many minutes. The user's settings win.
+SERVER_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
 
 
 def _folder(artifact_path: str) -> str | None:
@@ -41,6 +46,9 @@ def connect(layout: Layout) -> str:
     served = urlparse(uri).scheme in ("http", "https")
     if "MLFLOW_TRACKING_URI" not in os.environ:  # the embedded store lives in the data root
         layout.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    if served:
+        for name, value in SERVER_RETRIES.items():
+            os.environ.setdefault(name, value)  # MLflow reads them per call
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     found = mlflow.get_experiment_by_name(EXPERIMENT)
