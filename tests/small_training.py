@@ -17,11 +17,12 @@ FIRST = dt.date(2025, 9, 1)
 
 def small_training(window_days: int, min_days: int, rounds: int, early_stop: int = 10,
                    holdout_days: int = 1, **more: object) -> dict:
-    """Overrides for load_params: a short window and few boosting rounds on one LightGBM thread."""
+    """Overrides for load_params: a short window and few boosting rounds on one LightGBM thread, and no
+    DVC copy of the inputs (two dvc commands per training; tests/registry/test_inputs.py turns it on)."""
     one_thread = {**load_params().train.lgb_params, "num_threads": 1}
     return {"train.lgb_params": one_thread, "train.window_days": window_days, "train.min_days": min_days,
             "train.holdout_days": holdout_days, "train.num_boost_round": rounds,
-            "train.early_stopping_rounds": early_stop, **more}
+            "train.early_stopping_rounds": early_stop, "lineage.version_inputs": False, **more}
 
 
 def day(n: int) -> dt.date:

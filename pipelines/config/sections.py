@@ -153,6 +153,13 @@ class Alerts:
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """What is kept to rebuild a registered version: its training inputs, versioned by DVC."""
+
+    version_inputs: bool = True
+
+
+@dataclass(frozen=True)
 class Params:
     paths: Paths
     simulation: Simulation
@@ -164,3 +171,4 @@ class Params:
     gate: Gate
     monitor: Monitor
     alerts: Alerts
+    lineage: Lineage = field(default_factory=Lineage)

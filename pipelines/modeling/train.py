@@ -163,8 +163,14 @@ def run(params: Params, layout: Layout, as_of: dt.datetime, trigger: dict) -> di
             layout, run_name=f"train-{as_of:%Y%m%dT%H%M}", params=settings,
             metrics=run_metrics(scores, fitted), artifacts=files, tags=tags, booster=fitted.model.booster,
             example=example))
+    if params.lineage.version_inputs:  # after registration: a retry finds the version and completes this
+        from pipelines.registry import inputs
+
+        logged["inputs_dvc"] = inputs.record(params, layout, logged["version"],
+                                             fitted.train_days + fitted.holdout_days)
     result = {**logged, "model_sha256": sha, "model_file": str(model_path), **summary}
-    write_json({k: v for k, v in result.items() if k not in ("run_id", "version", "model_file")},
+    per_version = ("run_id", "version", "model_file", "inputs_dvc")  # not in the (deterministic) file
+    write_json({k: v for k, v in result.items() if k not in per_version},
                layout.dataset("models") / CHALLENGER_DIR / "train.json")
     return result
 

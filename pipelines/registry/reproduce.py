@@ -1,8 +1,14 @@
-"""`railcast reproduce VERSION`: rebuild a registered model from its lineage and compare the file hash."""
+"""`railcast reproduce VERSION`: rebuild a registered model from its lineage and compare the file hash.
+
+The inputs are the data store's features and labels while they still hash to the version's logged
+`data_version`; when they are gone or changed, the exact partitions come back from the DVC remote by
+the hash the version recorded (`registry.inputs`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
@@ -26,6 +32,32 @@ def logged_params(layout: Layout, run_id: str) -> Params:
         return load_params(path)
 
 
+def logged_trigger(tags: dict) -> dict:
+    """The trigger as the version's tags recorded it (evidence {} when it was cut at the tag limit)."""
+    try:
+        evidence = json.loads(tags.get("trigger_evidence") or "{}")
+    except json.JSONDecodeError:
+        evidence = {}
+    return {"kind": tags.get("trigger"), "reason": tags.get("trigger_reason", ""), "evidence": evidence}
+
+
+def _inputs(snapshot: Params, layout: Layout, tags: dict, version: str, as_of, holdout_from) -> tuple:
+    """(data root, where it came from): the data store when it still holds the logged inputs, else
+    the DVC remote."""
+    from pipelines.registry import inputs
+
+    try:
+        train_days, holdout_days = td.split_days(snapshot, layout, as_of, holdout_from)
+        if td.data_version(layout, train_days + holdout_days) == tags.get("data_version"):
+            return layout, "data store"
+    except (StageError, ValueError, OSError):
+        pass  # partitions gone: the window cannot even be chosen
+    if inputs.INPUTS_TAG not in tags:
+        return layout, "data store (changed; no DVC copy recorded)"
+    root = inputs.restore(layout, version, tags[inputs.INPUTS_TAG])
+    return Layout(snapshot, root), f"DVC remote {tags.get(inputs.REMOTE_TAG)}"
+
+
 def run(params: Params, layout: Layout, version: str) -> dict:
     """Retrain `version` from its as_of, params and partitions; StageError if the model hash differs."""
     from pipelines.modeling import train
@@ -38,15 +70,16 @@ def run(params: Params, layout: Layout, version: str) -> dict:
                          f"registered by `railcast train`")
     as_of = parse_instant(tags["as_of"])
     snapshot = logged_params(layout, info["run_id"])
-    data_layout = Layout(snapshot, layout.root)
-    fitted = train.fit(snapshot, data_layout, as_of)
+    holdout_from = td.event_start(logged_trigger(tags))
+    data_layout, source = _inputs(snapshot, Layout(snapshot, layout.root), tags, version, as_of, holdout_from)
+    fitted = train.fit(snapshot, data_layout, as_of, holdout_from)
     days = fitted.train_days + fitted.holdout_days
     data_now = td.data_version(data_layout, days)
     with tempfile.TemporaryDirectory(prefix="railcast-reproduce-") as tmp:
         actual = file_sha256(fitted.model.save(tmp))
     result = {"version": str(version), "as_of": as_of.isoformat(), "expected_sha256": expected,
               "actual_sha256": actual, "data_version_logged": tags.get("data_version"),
-              "data_version_now": data_now, "reproduced": actual == expected}
+              "data_version_now": data_now, "inputs_from": source, "reproduced": actual == expected}
     if actual != expected:
         cause = ("the input partitions changed since training" if data_now != tags.get("data_version")
                  else "same input data: code or library versions differ (logged git commit "

@@ -70,6 +70,6 @@ def test_missing_features_refused_and_cli(scored, capsys):
     params, layout, _, v2 = scored
     with pytest.raises(StageError, match="build_dataset"):
         score.run(params, layout, day(9))
-    overrides = [f"--set=train.{k.split('.', 1)[1]}={v}" for k, v in SMALL.items() if k != "train.lgb_params"]
+    overrides = [f"--set={k}={v}" for k, v in SMALL.items() if k != "train.lgb_params"]
     code = cli_main(["score", "--home", str(layout.root), "--day", day(5).isoformat(), *overrides])
     assert code == 0 and f'"model_version": "{v2}"' in capsys.readouterr().out
