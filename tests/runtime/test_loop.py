@@ -22,7 +22,10 @@ from pipelines.runtime import loop, loop_steps
 from pipelines.runtime.context import Context
 from pipelines.sources.simulator.source import TruthSource
 from pipelines.storage import Layout
+from tests.airflow_helpers import slow
+from tests.services import new_bucket, postgres_database, state_database
 from tests.small_training import small_training
+from tests.smtp_server import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -152,3 +155,45 @@ def test_replaying_the_last_tick_gives_the_same_record_and_bytes(looped) -> None
     record = {r["day"]: r for r in summary["days_records"]}[last.isoformat()]
     assert again[last.isoformat()] == record
     assert [f.read_bytes() for f in files] == before
+
+
+@pytest.fixture()
+def production(s3_store, tmp_path, monkeypatch):
+    """Every shared piece on its real engine: the state database on PostgreSQL, an MLflow server
+    (PostgreSQL + artifacts in the S3 store), the DVC remote of the training inputs in the S3 store.
+    (Datasets stay local files: RAILCAST_DATA_URI is not built yet.)"""
+    from pipelines.ops.mlflow_server import MlflowServer
+    from pipelines.registry import inputs
+    from pipelines.state import db
+
+    mlflow_databases = postgres_database()
+    bucket = new_bucket(s3_store)
+    with MlflowServer(next(mlflow_databases), f"s3://{bucket}/mlflow", s3_store, tmp_path / "mlflow-server",
+                      port=free_port()) as server:
+        for url in state_database("postgresql", "", monkeypatch):
+            monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+            monkeypatch.setenv(inputs.REMOTE_ENV, f"s3://{bucket}/dvc")
+            for name, value in s3_store.client_env().items():  # for `dvc push` (MLflow needs none)
+                monkeypatch.setenv(name, value)
+            yield url, db
+    next(mlflow_databases, None)
+
+
+@slow
+def test_the_production_shape_runs_the_same_loop(looped, production, tmp_path, monkeypatch) -> None:
+    from pipelines.runtime import outbox
+
+    params, embedded_layout, embedded, _ = looped
+    _, db = production
+    with monkeypatch.context() as local:  # the embedded run's outbox is its own SQLite file
+        local.delenv(db.DB_URL_ENV)
+        embedded_mail = sorted(m["subject"] for m in outbox.messages(embedded_layout))
+    run_params = load_params(overrides={**SMALL, "lineage.version_inputs": True})
+    layout = Layout(run_params, tmp_path / "home")
+    summary = loop.run_loop(run_params, layout, DAYS, scenario="stationary", seed=3, progress=lambda _: None)
+    same = ("summary_file",)
+    assert {k: v for k, v in summary.items() if k not in same} == {
+        k: v for k, v in embedded.items() if k not in same}, "same verdicts, retrains and promotions"
+    assert sorted(m["subject"] for m in outbox.messages(layout)) == embedded_mail, "same emails"
+    assert tracking.version_info(layout, "1")["tags"]["inputs_remote"].startswith("s3://")
+    assert not (layout.root / "mlflow").exists() and not (layout.root / "state").exists()
