@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipelines import schema as s
 from pipelines.config import Params
-from pipelines.storage import Layout
+from pipelines.storage import Layout, read_table
 from pipelines.timeutil import hours_between, local_midnight_utc
 
 
@@ -53,7 +52,7 @@ def read_hours(layout: Layout, name: str, hours: list[dt.datetime], schema: pa.S
     files = hour_files(layout, name, hours)
     if not files:
         return schema.empty_table()
-    return pa.concat_tables([pq.read_table(f, schema=schema) for f in files])
+    return pa.concat_tables([read_table(f, schema=schema) for f in files])
 
 
 def read_service_date_snapshots(params: Params, layout: Layout, day: dt.date) -> pa.Table:
@@ -65,4 +64,4 @@ def read_service_date_snapshots(params: Params, layout: Layout, day: dt.date) ->
 def read_days(layout: Layout, name: str, days: list[dt.date]) -> pa.Table | None:
     """Concatenate existing day partitions of dataset `name` (None when there are none)."""
     files = [p for d in days if (p := layout.day_file(name, d)).exists()]
-    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default") if files else None
+    return pa.concat_tables([read_table(f) for f in files], promote_options="default") if files else None

@@ -15,7 +15,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipelines import datasets
 from pipelines import schema as s
@@ -24,7 +23,7 @@ from pipelines.config import Params
 from pipelines.detection.departure_metrics import compare, score_departures, summarize
 from pipelines.detection.sessionize import INPUT_COLUMNS, Window, connect, detect_in
 from pipelines.errors import StageError
-from pipelines.storage import Layout, write_json, write_parquet
+from pipelines.storage import Layout, duckdb_view, read_table, write_json, write_parquet
 from pipelines.validation import validate_snapshots
 
 STAGE = "detect_departures"
@@ -59,8 +58,8 @@ def pooled_metrics(params: Params, layout: Layout, days: list[dt.date]) -> dict[
         hours = datasets.service_date_hours(params, day)
         polls = datasets.read_hours(layout, "polls", hours, s.POLLS_SCHEMA)
         stations = sorted(set(polls[s.STATION].to_pylist()))
-        departures = pq.read_table(layout.day_file("departures", day))
-        parts.append(compare(departures, pq.read_table(truth_file), stations, day))
+        departures = read_table(layout.day_file("departures", day))
+        parts.append(compare(departures, read_table(truth_file), stations, day))
     if not parts:
         raise StageError("no simulator truth for these dates: departure metrics need "
                          "`railcast simulate` data")
@@ -85,8 +84,8 @@ def define_inputs(con: Any, files: list[Path], day: dt.date, quarantined: pa.Tab
     con.register("polls", polls)
     columns = ", ".join(INPUT_COLUMNS)
     if files:
-        quoted = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-        source = f"read_parquet([{quoted}])"
+        duckdb_view(con, "snapshot_files", files)
+        source = "snapshot_files"
     else:
         con.register("no_snapshots", s.SNAPSHOT_SCHEMA.empty_table())
         source = "no_snapshots"
@@ -123,7 +122,7 @@ def run(params: Params, layout: Layout, day: dt.date) -> dict[str, Any]:
     truth_file = layout.day_file("truth", day)
     if truth_file.exists():
         stations = sorted(set(polls[s.STATION].to_pylist()))
-        metrics = score_departures(departures, pq.read_table(truth_file), stations, day)
+        metrics = score_departures(departures, read_table(truth_file), stations, day)
         result["metrics"] = str(write_json(metrics, layout.dataset("metrics") / STAGE / f"{day}.json"))
         result.update({k: metrics[k] for k in ("departure_error_p95_min", "found_share")})
     return result

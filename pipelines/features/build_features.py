@@ -17,7 +17,6 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipelines import datasets
 from pipelines import schema as s
@@ -28,7 +27,7 @@ from pipelines.features.baselines import baseline_errors
 from pipelines.features.context import learn_timetable
 from pipelines.features.frame import build_frame, prediction_rows, to_table
 from pipelines.features.labels import extract_labels, label_errors
-from pipelines.storage import Layout, write_json, write_parquet
+from pipelines.storage import Layout, duckdb_view, read_frame, read_table, write_json, write_parquet
 from pipelines.timeutil import hours_between, local_midnight_utc
 
 STAGE = "build_features"
@@ -55,11 +54,11 @@ def read_timetable_rows(params: Params, layout: Layout, day: dt.date) -> pd.Data
     files = datasets.hour_files(layout, "snapshots", hours_between(start, end))
     if not files:
         return s.SNAPSHOT_SCHEMA.empty_table().select(list(TIMETABLE_COLUMNS)).to_pandas()
-    sources = ", ".join(repr(str(f)) for f in files)
     sql = (f"SELECT {s.STATION}, {s.SERVICE_DATE}, {s.TRAIN_NUMBER}, max({s.SCHEDULED_ARRIVAL}) AS "
-           f"{s.SCHEDULED_ARRIVAL} FROM read_parquet([{sources}]) WHERE {s.SCHEDULED_ARRIVAL} IS NOT NULL "
+           f"{s.SCHEDULED_ARRIVAL} FROM snapshot_files WHERE {s.SCHEDULED_ARRIVAL} IS NOT NULL "
            f"AND {s.SERVICE_DATE} < DATE '{day}' AND {s.POLL_TIME} < ? GROUP BY ALL")
     with duckdb.connect() as con:
+        duckdb_view(con, "snapshot_files", files)
         return con.sql(sql, params=[end]).to_arrow_table().to_pandas()
 
 
@@ -73,7 +72,7 @@ def polled_stations(params: Params, layout: Layout, day: dt.date, snaps: pd.Data
 def write_labels_once(labels: pa.Table, path: Path) -> bool:
     """Write the labels partition unless it exists; refuse to change an existing one. True if written."""
     if path.exists():
-        if pq.read_table(path).equals(labels):
+        if read_table(path).equals(labels):
             return False
         raise StageError(f"{path} exists with other labels: the label table is append-only. Inputs of "
                          f"{path.stem} changed after its labels were published; investigate first")
@@ -87,7 +86,7 @@ def run(params: Params, layout: Layout, day: dt.date) -> dict[str, Any]:
     if not dep_file.exists():
         raise StageError(f"{STAGE} {day}: no departures at {dep_file}; "
                          f"run `railcast detect_departures --date {day}` first")
-    departures = pd.read_parquet(dep_file)
+    departures = read_frame(dep_file)
     snaps = read_snapshots(params, layout, day)
     timetable = learn_timetable(read_timetable_rows(params, layout, day))
     frame = build_frame(departures, snaps, timetable, day, params.features)
@@ -102,7 +101,7 @@ def run(params: Params, layout: Layout, day: dt.date) -> dict[str, Any]:
     metrics = {**day_metrics(departures, frame, labels), **baseline_errors(frame, labels)}
     truth_file = layout.day_file("truth", day)
     if truth_file.exists():
-        metrics.update(label_errors(labels, live, pd.read_parquet(truth_file)))
+        metrics.update(label_errors(labels, live, read_frame(truth_file)))
     metrics_path = write_json(metrics, layout.dataset("metrics") / STAGE / f"{day}.json")
     return {"day": day.isoformat(), "features": str(features_path), "labels": str(labels_path),
             "labels_written": written, "metrics": str(metrics_path), **metrics}

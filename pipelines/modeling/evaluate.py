@@ -19,7 +19,7 @@ from pipelines.modeling import gate
 from pipelines.modeling import metrics as m
 from pipelines.modeling import train_data as td
 from pipelines.modeling.model import DelayModel, load_model
-from pipelines.storage import Layout, atomic_path, write_json
+from pipelines.storage import Layout, atomic_path, to_path, write_json
 
 PLOT_ROWS = 2000  # predicted-vs-actual points in the DVC plot file
 
@@ -125,7 +125,7 @@ def write_plot(holdout: pd.DataFrame, pred: np.ndarray, target: Path) -> Path:
     step = max(1, len(frame) // PLOT_ROWS)
     with atomic_path(target) as tmp:
         frame.iloc[::step].to_csv(tmp, index=False)
-    return Path(target)
+    return to_path(target)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from pipelines import schema as s
 from pipelines.config import Train
-from pipelines.storage import atomic_path, write_json
+from pipelines.storage import DataPath, StorePath, atomic_path, to_path, write_json
 
 MODEL_FILE = "model.txt"
 VOCAB_FILE = "vocabularies.json"
@@ -100,9 +100,9 @@ class DelayModel:
             return np.zeros(0)
         return self.booster.predict(feature_matrix(frame, self.vocab))
 
-    def save(self, directory: str | Path) -> Path:
-        """Write model.txt and vocabularies.json atomically; returns the model file."""
-        directory = Path(directory)
+    def save(self, directory: str | DataPath) -> DataPath:
+        """Write model.txt and vocabularies.json atomically (here or in the store); returns the model file."""
+        directory = to_path(directory)
         target = directory / MODEL_FILE
         with atomic_path(target) as tmp:
             self.booster.save_model(tmp)
@@ -118,8 +118,11 @@ def load_model(model_file: str | Path, vocab_file: str | Path | None = None) -> 
     return DelayModel(lgb.Booster(model_file=str(model_file)), vocab)
 
 
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 hex digest of a file's bytes."""
+def file_sha256(path: str | DataPath) -> str:
+    """SHA-256 hex digest of a file's bytes (local or in the store)."""
+    path = to_path(path)
+    if isinstance(path, StorePath):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -23,7 +23,7 @@ from pipelines.datasets import close_time
 from pipelines.errors import StageError
 from pipelines.registry import ledger, tracking
 from pipelines.registry.history import champions_at
-from pipelines.storage import Layout, write_parquet
+from pipelines.storage import Layout, read_frame, write_parquet
 
 
 def prediction_ids(departure_ids: pd.Series, version: str) -> list[str]:
@@ -60,7 +60,7 @@ def run(params: Params, layout: Layout, day: dt.date) -> dict:
     if version is None:
         return {"day": day.isoformat(), "rows": 0, "model_version": None,
                 "reason": f"no champion promoted at or before {instant.isoformat()}"}
-    features = pd.read_parquet(features_file)
+    features = read_frame(features_file)
     champion = tracking.load_version(layout, version)
     shadow = champion if shadow_version == version else tracking.load_version(layout, shadow_version)
     table = score_frame(features, champion, version, shadow, shadow_version)

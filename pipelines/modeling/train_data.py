@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import yaml
 
 from pipelines import schema as s
@@ -17,7 +16,7 @@ from pipelines.config import Params
 from pipelines.datasets import closed_days as closed_among
 from pipelines.errors import StageError
 from pipelines.modeling.training_rows import read_training_table
-from pipelines.storage import Layout
+from pipelines.storage import Layout, read_table
 
 
 def closed_days(params: Params, layout: Layout, as_of: dt.datetime) -> list[dt.date]:
@@ -32,7 +31,7 @@ def labels_matured(layout: Layout, day: dt.date, as_of: dt.datetime) -> bool:
     path = layout.day_file("labels", day)
     if not path.exists():
         return False
-    known = pq.read_table(path, columns=[s.LABELED_AT]).column(s.LABELED_AT).to_pandas()
+    known = read_table(path, columns=[s.LABELED_AT]).column(s.LABELED_AT).to_pandas()
     return bool(known.isna().sum() == 0 and (known <= pd.Timestamp(as_of)).all())
 
 

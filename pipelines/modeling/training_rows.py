@@ -15,7 +15,7 @@ import pyarrow as pa
 from pipelines import schema as s
 from pipelines.config import Params
 from pipelines.datasets import closed_days
-from pipelines.storage import Layout
+from pipelines.storage import Layout, duckdb_view
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +27,14 @@ def known_labels(labels: pd.DataFrame, as_of: dt.datetime) -> pd.DataFrame:
 
 
 _TRAINING_JOIN = """
-SELECT {select} FROM read_parquet($features) f
-JOIN (SELECT {departure_id}, {label}, {labeled_at} FROM read_parquet($labels)
+SELECT {select} FROM features f
+JOIN (SELECT {departure_id}, {label}, {labeled_at} FROM labels
       WHERE CAST({labeled_at} AS TIMESTAMPTZ) <= $as_of AND {status} = '{labeled}') l
 USING ({departure_id})
 ORDER BY f.{t_pred}, f.{departure_id}
 """
 _LABEL_COUNTS = f"""
-SELECT count(*) FROM read_parquet($labels)
+SELECT count(*) FROM labels
 WHERE CAST({s.LABELED_AT} AS TIMESTAMPTZ) <= $as_of AND {s.LABEL_STATUS} = '{s.UNLABELABLE}'
 """
 
@@ -60,16 +60,18 @@ def read_training_table(params: Params, layout: Layout, days: list[dt.date], as_
     import duckdb
 
     usable = closed_days(params, days, as_of)
-    feats = [str(p) for d in usable if (p := layout.day_file("features", d)).exists()]
-    labs = [str(p) for d in usable if (p := layout.day_file("labels", d)).exists()]
+    feats = [p for d in usable if (p := layout.day_file("features", d)).exists()]
+    labs = [p for d in usable if (p := layout.day_file("labels", d)).exists()]
     con = duckdb.connect()
     try:
-        n_features = con.execute("SELECT count(*) FROM read_parquet($f)", {"f": feats}).fetchall()[0][0] \
-            if feats else 0
-        n_unlabelable = con.execute(_LABEL_COUNTS, {"labels": labs, "as_of": as_of}).fetchall()[0][0] \
-            if labs else 0
-        table = con.sql(_training_join(columns), params={"features": feats, "labels": labs, "as_of": as_of}) \
-            .to_arrow_table() if feats and labs else s.TRAINING_SCHEMA.empty_table()
+        if feats:
+            duckdb_view(con, "features", feats)
+        if labs:
+            duckdb_view(con, "labels", labs)
+        n_features = con.execute("SELECT count(*) FROM features").fetchall()[0][0] if feats else 0
+        n_unlabelable = con.execute(_LABEL_COUNTS, {"as_of": as_of}).fetchall()[0][0] if labs else 0
+        table = con.sql(_training_join(columns), params={"as_of": as_of}).to_arrow_table() \
+            if feats and labs else s.TRAINING_SCHEMA.empty_table()
     finally:
         con.close()
     if columns is not None:

@@ -18,7 +18,7 @@ from evidently.legacy.calculations.stattests import get_stattest
 from evidently.legacy.core import ColumnType
 from evidently.metrics import DriftedColumnsCount, ValueDrift
 
-from pipelines.storage import atomic_path
+from pipelines.storage import atomic_path, to_path
 
 # Evidently stamps every widget with a fresh uuid and a random variable name: renumbered for stable bytes.
 _RANDOM_IDS = re.compile(r"metric_[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -84,7 +84,7 @@ def save_html(snapshot: object, target: Path) -> Path:
             return seen[raw]
 
         tmp.write_text(_RANDOM_IDS.sub(stable, text), encoding="utf-8")
-    return Path(target)
+    return to_path(target)
 
 
 def stat_test(reference: pd.Series, current: pd.Series, method: str, threshold: float,

@@ -14,7 +14,7 @@ from pipelines.datasets import close_time
 from pipelines.errors import StageError
 from pipelines.modeling import train_data as td
 from pipelines.modeling.training_rows import known_labels
-from pipelines.storage import Layout
+from pipelines.storage import Layout, read_frame
 
 
 class Reference(Protocol):
@@ -51,7 +51,7 @@ class RegistryReference:
     def frame(self, version: str) -> pd.DataFrame:
         from pipelines.registry import tracking
 
-        return pd.read_parquet(tracking.reference_file(self.layout, version))
+        return read_frame(tracking.reference_file(self.layout, version))
 
     def run_id(self, version: str) -> str | None:
         from pipelines.registry import tracking
@@ -69,7 +69,7 @@ class FileReference:
         return self.version if self.since is None or day >= self.since else None
 
     def frame(self, version: str) -> pd.DataFrame:
-        return pd.read_parquet(self.path)
+        return read_frame(self.path)
 
     def run_id(self, version: str) -> str | None:
         return None
@@ -81,7 +81,7 @@ def window_days(params: Params, day: dt.date) -> list[dt.date]:
 
 
 def _read_days(layout: Layout, name: str, days: list[dt.date]) -> pd.DataFrame | None:
-    frames = [pd.read_parquet(p) for d in days if (p := layout.day_file(name, d)).exists()]
+    frames = [read_frame(p) for d in days if (p := layout.day_file(name, d)).exists()]
     return pd.concat(frames, ignore_index=True) if frames else None
 
 

@@ -115,13 +115,12 @@ def log_check(layout: Layout, reference: mi.Reference, version: str, day: dt.dat
     run_id = reference.run_id(version)
     if run_id is None:
         return
-    from pathlib import Path
-
     from pipelines.registry import tracking
+    from pipelines.storage import to_path
 
-    files = {f"monitoring/{day}/decision.json": Path(evidence["record"])}
+    files = {f"monitoring/{day}/decision.json": to_path(evidence["record"])}
     if evidence.get("report"):
-        files[f"monitoring/{day}/report.html"] = Path(evidence["report"])
+        files[f"monitoring/{day}/report.html"] = to_path(evidence["report"])
     metrics = {"monitor_drift_share": (evidence.get("drift_share") or {}).get("share")}
     skill_now = ((evidence.get("skill") or {}).get("current") or {}).get("skill")
     metrics["monitor_skill"] = skill_now

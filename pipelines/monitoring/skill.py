@@ -18,7 +18,7 @@ from pipelines.config import Params
 from pipelines.datasets import is_closed
 from pipelines.modeling.train_data import labels_matured
 from pipelines.modeling.training_rows import known_labels
-from pipelines.storage import Layout
+from pipelines.storage import Layout, read_frame
 
 DIGITS = 4  # rounded so the loop summary is byte-identical across runs and platforms
 SCORE_KEYS = ("n_labeled", "n_board_forecast", "champion_version", "first_version", "mae_champion",
@@ -46,18 +46,18 @@ def skill(mae: float | None, mae_persistence: float | None, digits: int = DIGITS
 def labeled_rows(params: Params, layout: Layout, day: dt.date, as_of: dt.datetime,
                  where: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Labeled rows of `day` known at as_of, with the day's predictions; `where` (column -> value) filters."""
-    feats = pd.read_parquet(layout.day_file("features", day))
+    feats = read_frame(layout.day_file("features", day))
     for column, value in (where or {}).items():
         feats = feats[feats[column].astype("string") == value]
     if s.BOARD_FORECAST_AVAILABLE not in feats:  # older partitions: the flag is "the board showed one"
         feats[s.BOARD_FORECAST_AVAILABLE] = feats[s.DEST_BOARD_FORECAST].notna()
     feats = feats[[s.DEPARTURE_ID, s.PRED_PERSISTENCE, s.PRED_BOARD_FORECAST, s.BOARD_FORECAST_AVAILABLE]]
-    labels = pd.read_parquet(layout.day_file("labels", day))
+    labels = read_frame(layout.day_file("labels", day))
     known = known_labels(labels, as_of)
     rows = feats.merge(known[[s.DEPARTURE_ID, s.LABEL]], on=s.DEPARTURE_ID, how="inner")
     predictions = layout.day_file("predictions", day)
     if predictions.exists():
-        scored = pd.read_parquet(predictions, columns=[s.DEPARTURE_ID, s.MODEL_VERSION, s.PREDICTION,
+        scored = read_frame(predictions, columns=[s.DEPARTURE_ID, s.MODEL_VERSION, s.PREDICTION,
                                                        s.SHADOW_MODEL_VERSION, s.SHADOW_PREDICTION])
         # inner: models and baselines are compared on exactly the same rows
         rows = rows.merge(scored, on=s.DEPARTURE_ID, how="inner")

@@ -67,7 +67,7 @@ def record(params: Params, layout: Layout, version: str, days: list) -> str:
             if source.exists():
                 target = folder / getattr(params.paths, name) / source.name
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
+                target.write_bytes(source.read_bytes())  # the source may be an object in the store
     _dvc(repo, "add", "-q", f"inputs/v{version}")
     digest = yaml.safe_load((repo / "inputs" / f"v{version}.dvc").read_text())["outs"][0]["md5"]
     _dvc(repo, "push", "-q", f"inputs/v{version}.dvc")

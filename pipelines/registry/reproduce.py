@@ -71,7 +71,7 @@ def run(params: Params, layout: Layout, version: str) -> dict:
     as_of = parse_instant(tags["as_of"])
     snapshot = logged_params(layout, info["run_id"])
     holdout_from = td.event_start(logged_trigger(tags))
-    data_layout, source = _inputs(snapshot, Layout(snapshot, layout.root), tags, version, as_of, holdout_from)
+    data_layout, source = _inputs(snapshot, layout.with_params(snapshot), tags, version, as_of, holdout_from)
     fitted = train.fit(snapshot, data_layout, as_of, holdout_from)
     days = fitted.train_days + fitted.holdout_days
     data_now = td.data_version(data_layout, days)

@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -50,8 +49,10 @@ def render(alert: Alert, sender: str, recipients: list[str]) -> bytes:
     msg["Message-ID"] = alert.message_id
     msg["X-Railcast-Key"] = alert.key
     msg.set_content(alert.body)
+    from pipelines.storage import to_path  # a report may be an object in the dataset store
+
     for name in alert.attachments:
-        path = Path(name)
+        path = to_path(name)
         if path.is_file():  # a report deleted since the alert was raised: the body still names it
             msg.add_attachment(path.read_bytes(), maintype="text", subtype="html", filename=path.name)
     if alert.attachments:

@@ -14,12 +14,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipelines import schema as s
 from pipelines.config import Params, Validation
 from pipelines.errors import StageError
-from pipelines.storage import Layout, atomic_path, read_json, write_json, write_parquet
+from pipelines.storage import Layout, atomic_path, read_json, read_table, write_json, write_parquet
 from pipelines.validation import report as validation_report
 from pipelines.validation.gx_adapter import ValidationResult, validate
 from pipelines.validation.suites import SuiteSpec
@@ -98,8 +97,8 @@ def run_gate(params: Params, layout: Layout, stage: str, prefix: str, day: dt.da
         "failing_rows": failing, "failing_share": round(failing / rows, 6) if rows else 0.0,
         "threshold": params.validation.max_failing_share, "failed_expectations": blocking,
         "quarantined_by_rule": {o.name: o.unexpected_count for o in result.outcomes if o.failing_ids},
-        "report": str(report.relative_to(layout.root)),
-        "quarantine": str(quarantine_path.relative_to(layout.root)),
+        "report": str(report.relative_to(layout.data)),
+        "quarantine": str(quarantine_path.relative_to(layout.data)),
     }
     page = validation_report.render(f"{stage} {day:%Y-%m-%d}", summary, result,
                                     failing_samples(keys, result, validation_report.SAMPLE_ROWS))
@@ -133,7 +132,7 @@ def quarantined_keys(layout: Layout, stage_name: str, day: dt.date) -> pa.Table 
     path = quarantine_file(layout, stage_name, day)
     if not path.exists():
         return None
-    table = pq.read_table(path)
+    table = read_table(path)
     keys = table.drop_columns([s.RULE])
     return keys.group_by(keys.column_names, use_threads=False).aggregate([])
 

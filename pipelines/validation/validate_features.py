@@ -7,13 +7,12 @@ import datetime as dt
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines import schema as s
 from pipelines.cli_args import add_day_arguments, days_from_args
 from pipelines.config import Params
 from pipelines.errors import StageError
-from pipelines.storage import Layout
+from pipelines.storage import Layout, read_table
 from pipelines.validation.gate import (
     passed,
     quarantined_keys,
@@ -37,7 +36,7 @@ def run(params: Params, layout: Layout, day: dt.date) -> dict[str, Any]:
     path = layout.day_file("features", day)
     if not path.exists():
         raise StageError(f"{STAGE} {day:%Y-%m-%d}: no features at {path}; run build_features first")
-    return validate_table(params, layout, day, pq.read_table(path))
+    return validate_table(params, layout, day, read_table(path))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -56,7 +56,7 @@ ALLOWED = {
     "runtime": {"monitoring", "registry", "state"}, "ops": {"runtime"}, "state": set(),
     "demo": {"monitoring", "ops", "registry", "runtime", "state", "validation"},
 }
-CORE = {"", "config"}
+CORE = {"", "config", "storage"}
 
 
 def test_each_family_imports_only_what_the_architecture_page_allows() -> None:

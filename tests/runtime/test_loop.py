@@ -160,8 +160,8 @@ def test_replaying_the_last_tick_gives_the_same_record_and_bytes(looped) -> None
 @pytest.fixture()
 def production(s3_store, tmp_path, monkeypatch):
     """Every shared piece on its real engine: the state database on PostgreSQL, an MLflow server
-    (PostgreSQL + artifacts in the S3 store), the DVC remote of the training inputs in the S3 store.
-    (Datasets stay local files: RAILCAST_DATA_URI is not built yet.)"""
+    (PostgreSQL + artifacts in the S3 store), the datasets and the DVC remote of the training inputs in
+    the S3 store; yields (state database URL, the db module, the bucket)."""
     from pipelines.ops.mlflow_server import MlflowServer
     from pipelines.registry import inputs
     from pipelines.state import db
@@ -175,7 +175,7 @@ def production(s3_store, tmp_path, monkeypatch):
             monkeypatch.setenv(inputs.REMOTE_ENV, f"s3://{bucket}/dvc")
             for name, value in s3_store.client_env().items():  # for `dvc push` (MLflow needs none)
                 monkeypatch.setenv(name, value)
-            yield url, db
+            yield url, db, bucket
     next(mlflow_databases, None)
 
 
@@ -184,16 +184,18 @@ def test_the_production_shape_runs_the_same_loop(looped, production, tmp_path, m
     from pipelines.runtime import outbox
 
     params, embedded_layout, embedded, _ = looped
-    _, db = production
+    _, db, bucket = production
     with monkeypatch.context() as local:  # the embedded run's outbox is its own SQLite file
         local.delenv(db.DB_URL_ENV)
         embedded_mail = sorted(m["subject"] for m in outbox.messages(embedded_layout))
     run_params = load_params(overrides={**SMALL, "lineage.version_inputs": True})
-    layout = Layout(run_params, tmp_path / "home")
+    layout = Layout(run_params, tmp_path / "home", data=f"s3://{bucket}/data")
     summary = loop.run_loop(run_params, layout, DAYS, scenario="stationary", seed=3, progress=lambda _: None)
     same = ("summary_file",)
     assert {k: v for k, v in summary.items() if k not in same} == {
         k: v for k, v in embedded.items() if k not in same}, "same verdicts, retrains and promotions"
     assert sorted(m["subject"] for m in outbox.messages(layout)) == embedded_mail, "same emails"
     assert tracking.version_info(layout, "1")["tags"]["inputs_remote"].startswith("s3://")
-    assert not (layout.root / "mlflow").exists() and not (layout.root / "state").exists()
+    local = sorted(p.relative_to(layout.root).as_posix() for p in layout.root.rglob("*") if p.is_file())
+    assert [p for p in local if not p.startswith("lineage/")] == [], "only DVC's local cache stays local"
+    assert layout.day_file("features", dt.date(2025, 9, 3)).exists()  # in the store
