@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,21 +24,29 @@ VOCAB_ARTIFACT = "model_files/vocabularies.json"
 REFERENCE_ARTIFACT = "reference/holdout.parquet"
 PARAMS_ARTIFACT = "lineage/params.json"
 PIP_REQUIREMENTS = ["lightgbm==4.7.0", "pandas<3", "numpy<3"]  # explicit: skips slow inference
-# A tracking server's calls retry with bounded backoff (1, 2, 4, 8 s, plus jitter; about 15 s in all, a
-# minute per attempt at most), so an outage fails the task soon and its retry starts clean. MLflow's own
-# defaults (7 retries, factor 2, 120 s timeouts) can hold a task for many minutes. The user's settings win.
+# Calls to a tracking server retry 4 times (1, 2, 4, 8 s + jitter; 60 s per try at most): an outage fails
+# the task soon and its retry starts clean (MLflow's defaults can hold a task for many minutes). Yours win.
 SERVER_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
                   "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
 
 
 def _folder(artifact_path: str) -> str | None:
-    parent = str(Path(artifact_path).parent)
-    return None if parent == "." else parent
+    return None if (parent := str(Path(artifact_path).parent)) == "." else parent
 
 
 def tracking_uri(layout: Layout) -> str:
     """$MLFLOW_TRACKING_URI, else the SQLite store under the data root's mlflow/ directory."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{layout.mlflow_dir / 'mlflow.db'}"
+
+
+def _point_mlflow_at(uri: str) -> None:
+    """mlflow.set_tracking_uri / set_registry_uri without the env variables they also set: else a second
+    data root in this process (a test, a benchmark) would silently log to the first one's store."""
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for name, value in saved.items():
+        os.environ.pop(name, None) if value is None else os.environ.update({name: value})
 
 
 def connect(layout: Layout) -> str:
@@ -49,13 +58,11 @@ def connect(layout: Layout) -> str:
     if served:
         for name, value in SERVER_RETRIES.items():
             os.environ.setdefault(name, value)  # MLflow reads them per call
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    _point_mlflow_at(uri)
     found = mlflow.get_experiment_by_name(EXPERIMENT)
     if found is not None:
         return found.experiment_id
-    # A tracking server picks its own artifact store (e.g. S3 behind --serve-artifacts); a store opened
-    # directly keeps artifacts beside it in the data root.
+    # a server picks its artifact store (S3 behind --serve-artifacts); a local store keeps them beside it
     location = None if served else (layout.mlflow_dir / "artifacts").resolve().as_uri()
     try:
         return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
@@ -163,8 +170,6 @@ def set_alias(layout: Layout, alias: str, version: str | None) -> None:
 
 def log_to_run(layout: Layout, run_id: str, *, metrics: dict[str, float], files: dict[str, DataPath]) -> None:
     """Add metrics and artifacts (local files or objects in the dataset store) to a finished run."""
-    import tempfile
-
     mlc = client(layout)
     for key, value in sorted(metrics.items()):
         mlc.log_metric(run_id, key, value)

@@ -1,7 +1,7 @@
 """The closed loop in-process on a small network: bootstrap, per-day records, maturity, determinism.
 
-The simulator's network has no size knob, so `simulate`'s truth source is cut to a few corridors (the
-truth engine and the bulk path stay real); every other stage, MLflow and the registry are real.
+The simulator's network is cut to two corridors (benchmarks/small_network.py: the truth engine and the
+bulk path stay real); every other stage, MLflow and the registry are real.
 """
 
 from __future__ import annotations
@@ -10,17 +10,14 @@ import datetime as dt
 import json
 import os
 
-import pandas as pd
 import pytest
 
-from pipelines import schema as s
 from pipelines.config import load_params, loader
 from pipelines.datasets import close_time
 from pipelines.monitoring import skill
 from pipelines.registry import tracking
 from pipelines.runtime import loop, loop_steps
 from pipelines.runtime.context import Context
-from pipelines.sources.simulator.source import TruthSource
 from pipelines.storage import Layout
 from tests.airflow_helpers import slow
 from tests.services import new_bucket, postgres_database, state_database
@@ -30,38 +27,18 @@ from tests.smtp_server import free_port
 pytestmark = pytest.mark.integration
 
 SMALL = small_training(2, 2, 60, **{"gate.bootstrap_samples": 100})
-CORRIDORS = ("Berlin S-Bahn", "Berlin-München")
 DAYS = 4
-
-
-def small_source(full: TruthSource) -> TruthSource:
-    """The first corridors of the real truth engine's network, and only their stations polled."""
-    first = full.day(dt.date(2025, 9, 1))
-    names = sorted(first.loc[first[s.CORRIDOR].isin(CORRIDORS), s.STATION].unique())
-
-    def day(d: dt.date) -> pd.DataFrame:
-        truth = full.day(d)
-        return truth[truth[s.CORRIDOR].isin(CORRIDORS)].reset_index(drop=True)
-
-    return TruthSource(day, names, full.candidates, full.lookahead_min)
 
 
 @pytest.fixture(scope="module")
 def small_network():
-    from pipelines.sources import simulate
+    """The simulator cut to two corridors (benchmarks/small_network.py), MLflow embedded."""
+    from benchmarks.small_network import small_network as cut
 
     mp = pytest.MonkeyPatch()
-    original, cache = simulate.network_source, {}
-
-    def network_source(params, scenario=None):
-        key = (params.simulation.seed, scenario)
-        if key not in cache:  # the DAG builds a source per interval; one per scenario keeps the test fast
-            cache[key] = small_source(original(params, scenario))
-        return cache[key]
-
-    mp.setattr(simulate, "network_source", network_source)
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    yield
+    with cut():
+        yield
     mp.undo()
 
 
