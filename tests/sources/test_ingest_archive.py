@@ -99,3 +99,25 @@ def test_undecodable_lines_are_kept_apart(tmp_path: Path) -> None:
 def test_missing_hour_reads_as_empty(tmp_path: Path) -> None:
     result = read_raw_hour(tmp_path, T0)
     assert result.lines == [] and result.truncated_members == 0
+
+
+def test_an_archive_in_the_object_store_ships_whole_hours_from_a_spool(s3_store, tmp_path, monkeypatch):
+    from pipelines.storage import StorePath
+    from tests.services import new_bucket
+
+    for name, value in s3_store.client_env().items():
+        monkeypatch.setenv(name, value)
+    root = StorePath.from_uri(f"s3://{new_bucket(s3_store)}/raw")
+    with pytest.raises(ValueError, match="spool"):
+        ArchiveWriter(root, "w1")
+    writer = ArchiveWriter(root, "w1", spool=tmp_path / "spool")
+    later = T0 + dt.timedelta(seconds=5)  # the next UTC hour
+    writer.append(line_at("Hamm", T0), T0)
+    writer.append(line_at("Unna", T0), T0)
+    assert not raw_dir(root, T0).exists(), "an hour still being written stays in the spool"
+    writer.append(line_at("Soest", later), later)  # the poller moved on: 07:00 is shipped whole
+    assert [g["station"] for g in read_raw_hour(root, T0).lines] == ["Hamm", "Unna"]
+    assert read_raw_hour(root, later).lines == []
+    assert writer.ship() == [raw_dir(root, later) / "w1.jsonl.gz"]  # stopping ships the rest
+    assert [g["station"] for g in read_raw_hour(root, later).lines] == ["Soest"]
+    assert list((tmp_path / "spool").iterdir()) == []

@@ -2,6 +2,8 @@
 
 Layout: `raw/YYYY-MM-DDTHH/<writer-id>.jsonl.gz`. Each attempt is appended as its own gzip member,
 so a poller that dies mid-write loses at most the attempt it was writing, and the reader can tell.
+An object store cannot append: there the writer appends to a local spool and ships each hour's file
+whole, in one PUT, once it polls a later hour or stops (`ArchiveWriter.ship`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.storage import DataPath, to_path
 from pipelines.timeutil import hour_key
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 FIELDS = ("station", "url", "poll_time", "status", "date_header", "body", "error")
 
 
-def raw_dir(raw_root: Path, hour: dt.datetime) -> Path:
+def raw_dir(raw_root: DataPath, hour: dt.datetime) -> DataPath:
     """Directory of one UTC poll hour."""
     return raw_root / hour_key(hour)
 
@@ -62,19 +65,41 @@ def body_of(line: dict[str, Any]) -> bytes | str | None:
 
 
 class ArchiveWriter:
-    """Appends poll attempts to the raw archive of writer `writer_id`."""
+    """Appends poll attempts to the raw archive of writer `writer_id` (through a local `spool` when the
+    archive is in the object store)."""
 
-    def __init__(self, raw_root: str | Path, writer_id: str) -> None:
-        self.raw_root = Path(raw_root)
+    def __init__(self, raw_root: str | DataPath, writer_id: str, spool: str | Path | None = None) -> None:
+        self.raw_root = to_path(raw_root)
         self.writer_id = writer_id
+        if not isinstance(self.raw_root, Path) and spool is None:
+            raise ValueError(f"the raw archive {self.raw_root} is in the object store: give a local spool")
+        self.spool = None if isinstance(self.raw_root, Path) else Path(spool)
 
-    def path_for(self, poll_time: dt.datetime) -> Path:
-        """The file that holds attempts polled at `poll_time`."""
+    def path_for(self, poll_time: dt.datetime) -> DataPath:
+        """The archive file that holds attempts polled at `poll_time`."""
         return raw_dir(self.raw_root, poll_time) / f"{self.writer_id}.jsonl.gz"
 
+    def ship(self, before: dt.datetime | None = None) -> list[DataPath]:
+        """Upload the spooled hour files (of hours before `before`; default all) whole, then drop them
+        locally. A crash in between ships that hour again: its attempts arrive twice, which ingest drops."""
+        if self.spool is None or not self.spool.is_dir():
+            return []
+        shipped = []
+        for folder in sorted(p for p in self.spool.iterdir() if before is None or p.name < hour_key(before)):
+            for spooled in sorted(folder.glob("*.jsonl.gz")):
+                target = self.raw_root / folder.name / spooled.name
+                earlier = target.read_bytes() if target.exists() else b""  # gzip members concatenate
+                target.write_bytes(earlier + spooled.read_bytes())
+                spooled.unlink()
+                shipped.append(target)
+            folder.rmdir()
+        return shipped
+
     def append(self, line: dict[str, Any], poll_time: dt.datetime) -> Path:
-        """Append one attempt as one gzip member and flush it to disk."""
-        path = self.path_for(poll_time)
+        """Append one attempt as one gzip member and flush it to disk (the spool's, for a store)."""
+        if self.spool is not None:
+            self.ship(before=poll_time)
+        path = raw_dir(self.spool or self.raw_root, poll_time) / f"{self.writer_id}.jsonl.gz"
         path.parent.mkdir(parents=True, exist_ok=True)
         data = (json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         member = gzip.compress(data, mtime=0)  # mtime=0: identical input, identical bytes
@@ -115,7 +140,7 @@ def _members(data: bytes) -> tuple[list[bytes], int]:
     return out, broken
 
 
-def read_raw_file(path: Path, into: RawRead | None = None) -> RawRead:
+def read_raw_file(path: DataPath, into: RawRead | None = None) -> RawRead:
     """Read one archive file; a truncated last member is counted, undecodable lines are kept apart."""
     result = into if into is not None else RawRead()
     members, broken = _members(path.read_bytes())
@@ -134,7 +159,7 @@ def read_raw_file(path: Path, into: RawRead | None = None) -> RawRead:
     return result
 
 
-def read_raw_hour(raw_root: Path, hour: dt.datetime, into: RawRead | None = None) -> RawRead:
+def read_raw_hour(raw_root: DataPath, hour: dt.datetime, into: RawRead | None = None) -> RawRead:
     """Every writer's file of one UTC hour, in file-name order."""
     result = into if into is not None else RawRead()
     for path in sorted(raw_dir(raw_root, hour).glob("*.jsonl.gz")):

@@ -83,7 +83,8 @@ def main_poll(args: argparse.Namespace, params: Params) -> dict[str, Any]:
     """Run the poller until SIGINT/SIGTERM, --max-polls or --duration-s; returns its counts."""
     plan = plan_from_args(args, params)
     writer = args.writer_id or f"{socket.gethostname()}-{os.getpid()}"
-    archive = ArchiveWriter(Layout(params, args.home).dataset("raw"), writer)
+    layout = Layout(params, args.home)
+    archive = ArchiveWriter(layout.dataset("raw"), writer, spool=layout.root / "spool" / "raw")
     poller = Poller(plan, archive)
     previous = {sig: signal.signal(sig, lambda *_: poller.stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -91,4 +92,5 @@ def main_poll(args: argparse.Namespace, params: Params) -> dict[str, Any]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        archive.ship()  # an archive in the object store gets the hours still spooled
     return {"writer": writer, "raw": str(archive.raw_root), **summary}
