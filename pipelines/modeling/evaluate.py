@@ -87,7 +87,7 @@ def run(params: Params, layout: Layout, version: str, as_of: dt.datetime, dry_ru
         stored = {k: v for k, v in record.items() if k != "record_file"}
         local = write_json(stored, Path(tmp) / "decision.json")
         tracking.log_to_run(layout, info["run_id"], metrics={"gate_passed": float(record["passed"])},
-                            files={"gate/decision.json": local})
+                            files={"gate/decision.json": local}, at=as_of)
     tracking.set_version_tags(layout, version, {"gate_passed": str(record["passed"]).lower(),
                                                 "gate_reason": record["reason"][:5000],
                                                 "gate_champion": str(champion_version),

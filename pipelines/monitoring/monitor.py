@@ -23,6 +23,7 @@ from pipelines.monitoring import history as monitor_history
 from pipelines.monitoring import inputs as mi
 from pipelines.monitoring import rules as drift_rules
 from pipelines.storage import Layout, read_json, write_json
+from pipelines.timeutil import parse_instant
 
 
 def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool,
@@ -125,7 +126,7 @@ def log_check(layout: Layout, reference: mi.Reference, version: str, day: dt.dat
     skill_now = ((evidence.get("skill") or {}).get("current") or {}).get("skill")
     metrics["monitor_skill"] = skill_now
     tracking.log_to_run(layout, run_id, metrics={k: float(v) for k, v in metrics.items() if v is not None},
-                        files=files)
+                        files=files, at=parse_instant(evidence["as_of"]))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -108,8 +108,11 @@ def reconcile(layout: Layout, who: str | None = None) -> list[dict]:
 
 def move_alias(conn: sa.Connection, layout: Layout, alias: str, version: str | None, *, why: str,
                who: str, when: str) -> dict:
-    """Record one move and set the MLflow alias (caller holds the lock; its commit makes the move)."""
+    """Record one move and set the MLflow alias (caller holds the lock; its commit makes the move).
+    Moving an alias where it already points records nothing (a retried evaluate, say)."""
     before = tracking.get_alias(layout, alias)
+    if before == version:
+        return {"action": "unchanged", "alias": alias, "from": before, "to": version}
     entry = {"action": "move", "alias": alias, "from": before, "to": version, "why": why, "who": who,
              "when": when}
     seq = history.insert(conn, entry)

@@ -13,7 +13,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from pipelines.storage import DataPath, Layout
+from pipelines.storage import DataPath, Layout, local_file
 
 MODEL_NAME = "railcast-arrival-delay"
 EXPERIMENT = "railcast"
@@ -168,17 +168,15 @@ def set_alias(layout: Layout, alias: str, version: str | None) -> None:
     mlc.set_registered_model_alias(MODEL_NAME, alias, str(version))
 
 
-def log_to_run(layout: Layout, run_id: str, *, metrics: dict[str, float], files: dict[str, DataPath]) -> None:
-    """Add metrics and artifacts (local files or objects in the dataset store) to a finished run."""
+def log_to_run(layout: Layout, run_id: str, *, metrics: dict[str, float], files: dict[str, DataPath],
+               at: Any) -> None:
+    """Add metrics stamped `at` the event (a retry's points are the same: kept once) and files to a run."""
     mlc = client(layout)
     for key, value in sorted(metrics.items()):
-        mlc.log_metric(run_id, key, value)
+        mlc.log_metric(run_id, key, value, timestamp=int(at.timestamp() * 1000), step=0)
     with tempfile.TemporaryDirectory(prefix="railcast-artifact-") as tmp:
         for artifact_path, source in sorted(files.items()):
-            local = source if isinstance(source, Path) else Path(tmp) / Path(artifact_path).name
-            if local is not source:
-                local.write_bytes(source.read_bytes())
-            mlc.log_artifact(run_id, str(local), artifact_path=_folder(artifact_path))
+            mlc.log_artifact(run_id, str(local_file(source, Path(tmp))), artifact_path=_folder(artifact_path))
 
 
 def run_info(layout: Layout, run_id: str) -> dict:

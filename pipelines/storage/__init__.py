@@ -12,6 +12,7 @@ from pipelines.storage.files import (
     arrow_dataset,
     atomic_path,
     duckdb_view,
+    local_file,
     read_frame,
     read_json,
     read_table,
@@ -22,5 +23,5 @@ from pipelines.storage.layout import DATA_URI_ENV, Layout, railcast_home
 from pipelines.storage.objects import DataPath, StorePath, data_root, to_path
 
 __all__ = ["DATA_URI_ENV", "DataPath", "Layout", "StorePath", "arrow_dataset", "atomic_path", "data_root",
-           "duckdb_view", "railcast_home", "read_frame", "read_json", "read_table", "to_path", "write_json",
-           "write_parquet"]
+           "duckdb_view", "local_file", "railcast_home", "read_frame", "read_json", "read_table", "to_path",
+           "write_json", "write_parquet"]

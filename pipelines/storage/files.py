@@ -92,3 +92,12 @@ def duckdb_view(con: Any, name: str, paths: list[DataPath]) -> None:
         return
     quoted = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{quoted}])")
+
+
+def local_file(path: DataPath, folder: Path) -> Path:
+    """`path` itself when it is local, else a copy of the object in `folder` (for tools that need a file)."""
+    if isinstance(path, Path):
+        return path
+    copy = folder / path.name
+    copy.write_bytes(path.read_bytes())
+    return copy

@@ -158,3 +158,15 @@ def test_models_cli_lists_versions_aliases_and_history(clean, capsys):
     state = json.loads(capsys.readouterr().out)
     assert [v["version"] for v in state["versions"]] == ["1", "2", "3"]
     assert state["aliases"] == {"champion": "1"} and state["history"][0]["to"] == "1"
+
+
+def test_a_retried_evaluate_records_nothing_twice(clean):
+    params, layout, as_of = clean
+    first = evaluate.run(params, layout, "2", as_of)
+    again = evaluate.run(params, layout, "2", as_of)  # the task's retry after a failure further on
+    assert again == first
+    moves = [e for e in history.read_audit(layout) if e["alias"] == tracking.CHALLENGER]
+    assert [(e["action"], e["to"]) for e in moves] == [("move", "2")], "one challenger move"
+    run_id = tracking.version_info(layout, "2")["run_id"]
+    points = tracking.client(layout).get_metric_history(run_id, "gate_passed")
+    assert len(points) == 1 and points[0].timestamp == int(as_of.timestamp() * 1000)
