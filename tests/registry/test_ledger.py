@@ -28,13 +28,32 @@ SMALL = small_training(4, 3, 30)
 EARLY = dt.datetime(2025, 8, 1, tzinfo=dt.UTC)  # before every day's close: each day has the champion
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """Two registered versions in an embedded MLflow store, and the days' features to score."""
-    with synthetic_store(tmp_path_factory, "ledger", SMALL, 4, 400) as (params, layout, as_of):
+@pytest.fixture(scope="module", params=["embedded-mlflow", "mlflow-server"])
+def store(request, tmp_path_factory):
+    """Two registered versions, in an MLflow store the processes open directly or on an MLflow server
+    (PostgreSQL + S3), and the days' features to score."""
+    with synthetic_store(tmp_path_factory, "ledger", SMALL, 4, 400) as (params, layout, as_of), \
+            pytest.MonkeyPatch.context() as mp:
+        if request.param == "mlflow-server":
+            server = request.getfixturevalue("tracking_server")
+            mp.setenv("MLFLOW_TRACKING_URI", server.url)
         for kind in ("bootstrap", "manual"):
             train.run(params, layout, as_of, {"kind": kind, "reason": "ledger test"})
         yield params, layout
+
+
+@pytest.fixture(scope="module")
+def tracking_server(s3_store, tmp_path_factory):
+    """An MLflow server of this module: its own PostgreSQL database and bucket."""
+    from pipelines.ops.mlflow_server import MlflowServer
+    from tests.services import new_bucket, postgres_database
+    from tests.smtp_server import free_port
+
+    databases = postgres_database()
+    with MlflowServer(next(databases), f"s3://{new_bucket(s3_store)}/mlflow", s3_store,
+                      tmp_path_factory.mktemp("ledger-server"), port=free_port()) as server:
+        yield server
+    next(databases, None)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
