@@ -21,7 +21,7 @@ setup: .venv/.synced ## Create the environment from uv.lock (installs uv with pi
 test: setup ## Run the whole test suite, Airflow end to end included (what CI runs; ~20 min on 2 cores)
 	$(PY) -m pytest -q tests
 
-test-quick: setup ## The suite without the slow tests (Airflow scheduler, backfill, e2e, demo; ~4 min)
+test-quick: setup ## The suite without the slow tests (Airflow scheduler, backfill, e2e, demo; ~5 min)
 	$(PY) -m pytest -q -m "not slow" tests
 
 lint: setup ## Ruff over the code (Airflow's AIR rules included); CI runs it before the tests
