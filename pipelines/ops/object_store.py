@@ -11,13 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.ops.process_tree import stop_tree
+from pipelines.ops.process_tree import Service
 
 GRPC_OFFSET = 10000
 REGION = "us-east-1"  # SeaweedFS ignores it; S3 clients insist on one
@@ -76,8 +74,10 @@ def free_port_pairs(count: int, host: str = "127.0.0.1") -> list[int]:
     return found
 
 
-class SeaweedStore:
+class SeaweedStore(Service):
     """`weed mini` over one data directory; a context manager that always stops it (no orphans)."""
+
+    name = "SeaweedFS"
 
     def __init__(self, data_dir: Path, access_key: str, secret_key: str, *, host: str = "127.0.0.1",
                  s3_port: int | None = None, buckets: tuple[str, ...] = ()) -> None:
@@ -86,7 +86,6 @@ class SeaweedStore:
         self.ports = {"master": master, "volume": volume, "filer": filer, "admin": admin,
                       "s3": s3_port or s3}
         self.access = S3Access(f"http://{host}:{self.ports['s3']}", access_key, secret_key)
-        self.proc: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
         """The `weed mini` command line (no secrets in it: the keys go in the environment)."""
@@ -102,41 +101,16 @@ class SeaweedStore:
         (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access.access_key,
                "AWS_SECRET_ACCESS_KEY": self.access.secret_key}
-        log = open(self.data_dir / "weed.log", "ab")  # noqa: SIM115 - the child owns it from here
-        self.proc = subprocess.Popen(self.command(), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
-        self._wait_ready(timeout_s)
+        self.spawn(self.command(), env, self.data_dir / "weed.log")
+        self.wait_ready(self._answers, timeout_s)
         return self
 
-    def _wait_ready(self, timeout_s: float) -> None:
+    def _answers(self) -> bool:
+        """The buckets exist and a signed ListBuckets succeeds."""
         from pyarrow import fs
 
-        deadline, error = time.monotonic() + timeout_s, None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"SeaweedFS exited with {self.proc.returncode}: see "
-                                   f"{self.data_dir / 'weed.log'}")
-            try:
-                store = self.access.filesystem()
-                if all(store.get_file_info(b).type == fs.FileType.Directory for b in self.buckets):
-                    store.get_file_info(fs.FileSelector("", recursive=False))  # a signed ListBuckets
-                    return
-            except OSError as exc:
-                error = exc
-            time.sleep(0.5)
-        self.stop()
-        raise TimeoutError(f"SeaweedFS S3 on {self.access.endpoint} not ready in {timeout_s:.0f} s "
-                           f"({error}); see {self.data_dir / 'weed.log'}")
-
-    def stop(self) -> None:
-        """Stop the store and everything it started."""
-        if self.proc is not None:
-            stop_tree(self.proc, timeout_s=20, grace_s=5)
-            self.proc = None
-
-    def __enter__(self) -> SeaweedStore:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        store = self.access.filesystem()
+        if any(store.get_file_info(b).type != fs.FileType.Directory for b in self.buckets):
+            return False
+        store.get_file_info(fs.FileSelector("", recursive=False))
+        return True

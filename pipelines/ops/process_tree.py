@@ -108,3 +108,51 @@ def stop_tree(proc: subprocess.Popen, timeout_s: float = 30, grace_s: float = 10
         return proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:  # unkillable (D state): report rather than hang
         return -signal.SIGKILL
+
+
+class Service:
+    """A long-running child (a server) in a session of its own, its output in a log file; a context
+    manager that always stops it and everything it started. Subclasses say how to start it (`start`,
+    with `spawn` and `wait_ready`)."""
+
+    name = "the service"
+    proc: subprocess.Popen | None = None
+
+    def spawn(self, argv: list[str], env: dict[str, str], log_file: Path) -> None:
+        """Start `argv` with `env`, stdout and stderr appended to `log_file`."""
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file = log_file
+        with open(log_file, "ab") as log:  # the child holds its own copy of the descriptor
+            self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def wait_ready(self, ready: Callable[[], object], timeout_s: float) -> None:
+        """Poll `ready()` (truthy: up; OSError: not yet) until it is up; stop and raise after timeout_s or
+        when the process exits first, naming the log."""
+        deadline, error = time.monotonic() + timeout_s, None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: see {self.log_file}")
+            try:
+                if ready():
+                    return
+            except OSError as exc:  # urllib's URLError and pyarrow's errors are OSErrors
+                error = exc
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"{self.name} not ready in {timeout_s:.0f} s ({error}); see {self.log_file}")
+
+    def stop(self) -> None:
+        """Stop it and everything it started."""
+        if self.proc is not None:
+            stop_tree(self.proc, timeout_s=20, grace_s=5)
+            self.proc = None
+
+    def start(self) -> Service:
+        raise NotImplementedError
+
+    def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
