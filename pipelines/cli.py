@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("pipelines.demo.run", "Run the closed loop on the simulator through Airflow (make demo)"),
     "airflow": ("pipelines.ops.airflow_local",
                 "Start Airflow standalone on 127.0.0.1:8080 under RAILCAST_HOME"),
+    "stack": ("pipelines.ops.stack_cli",
+              "The production deployment on this machine (PostgreSQL, Redis, Celery): up, status, down"),
     "mlflow-ui": ("pipelines.registry.commands",
                   "Open the MLflow UI on 127.0.0.1:5000 for the embedded store"),
 }

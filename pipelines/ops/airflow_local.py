@@ -19,15 +19,11 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from pipelines.config import PROJECT_ROOT, Params
+from pipelines.config import Params
 from pipelines.ops import airflow_db
+from pipelines.ops.airflow_settings import ADMIN, embedded_env
 from pipelines.ops.process_tree import group_members, stop_tree  # noqa: F401 (group_members: public here)
-from pipelines.runtime.schedule import TIMEZONE
 from pipelines.storage import Layout
-
-ADMIN = "admin"
-DEFAULT_SMTP = {"conn_type": "smtp", "host": "127.0.0.1", "port": 8025,
-                "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "railcast@localhost"}}
 
 
 def airflow_bin() -> str:
@@ -35,39 +31,7 @@ def airflow_bin() -> str:
     return str(Path(sys.executable).parent / "airflow")
 
 
-def airflow_env(layout: Layout, port: int = 8080, base: dict[str, str] | None = None,
-                paused_at_creation: bool = False) -> dict[str, str]:
-    """The environment every Airflow process of Railcast runs with (CLI, standalone, tests, demo).
-
-    `paused_at_creation=True` when only some DAGs should run (tests): unpause those once parsed.
-    """
-    env = dict(os.environ if base is None else base)
-    home = layout.airflow_home
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "RAILCAST_HOME": str(layout.root),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # the timetables' zone: `backfill create --from-date 2025-09-22` then means Berlin midnight
-        "AIRFLOW__CORE__DEFAULT_TIMEZONE": TIMEZONE,
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(paused_at_creation),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "pipelines.ops.airflow_db.SYNC",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "pipelines.ops.airflow_db.ASYNC",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p),
-        # standalone spawns `airflow scheduler` etc. by name: this environment's bin/ must come first
-        "PATH": os.pathsep.join(p for p in (str(Path(sys.executable).parent), env.get("PATH", "")) if p),
-    })
-    env.setdefault("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(DEFAULT_SMTP))  # a deployment sets its own
-    return env
+airflow_env = embedded_env  # the embedded profile's environment (built in airflow_settings)
 
 
 def admin_password(layout: Layout) -> str:

@@ -156,3 +156,33 @@ class Service:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Detached:
+    """A process we did not start in this interpreter (recorded by pid and start time), with the part of
+    Popen's interface `stop_tree` uses: `railcast stack down` stops what `stack up` left running."""
+
+    def __init__(self, pid: int, start: int) -> None:
+        self.pid, self.start, self.returncode = pid, start, None
+
+    def alive(self) -> bool:
+        entry = process_table().get(self.pid)
+        return bool(entry) and entry[3] == self.start and entry[2] != "Z"
+
+    def poll(self) -> int | None:
+        if self.returncode is None and not self.alive():
+            self.returncode = 0  # not our child: its exit code is its parent's to read
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.1)
+        return self.returncode
+
+
+def start_time(pid: int) -> int:
+    """The start time (clock ticks since boot) of a live process: with the pid, its identity."""
+    return process_table()[pid][3]

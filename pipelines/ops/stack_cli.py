@@ -1,0 +1,173 @@
+"""`railcast stack up|status|down|password|init` (`make stack`): Railcast's production deployment on one
+machine that runs PostgreSQL and Redis: the S3 store, the MLflow server and Airflow as separate components
+(API server, scheduler, DAG processor, triggerer, N Celery workers), all on 127.0.0.1 by default.
+
+`up` starts them in sessions of their own, waits until each answers, records them in
+`$RAILCAST_HOME/stack/NAME/stack.json` and returns; `down` stops each with everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+from pipelines.config import Params
+from pipelines.ops import stack as plan
+from pipelines.ops.airflow_settings import ADMIN
+from pipelines.ops.process_tree import Detached, Service, family, start_time, stop_tree
+from pipelines.storage import Layout
+
+
+class Component(Service):
+    """One long-running command of the deployment."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir) -> None:
+        self.name, self.argv, self.env, self.log_dir = name, argv, env, log_dir
+
+    def start(self) -> Component:
+        self.spawn(self.argv, self.env, self.log_dir / f"{self.name}.log")
+        return self
+
+
+def answers(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status == 200
+
+
+def workers_answer(stack: plan.Stack, count: int) -> bool:
+    """All `count` Celery workers answer a ping through the broker."""
+    from celery import Celery
+
+    app = Celery(broker=stack.redis, broker_transport_options={"global_keyprefix": f"{stack.name}:"})
+    try:
+        replies = app.control.inspect(timeout=2).ping() or {}
+    finally:
+        app.close()
+    return sum(1 for node in replies if node.startswith("worker-")) >= count
+
+
+def up(stack: plan.Stack) -> dict:
+    """Start everything, wait until it answers, record it; on any failure stop what started."""
+    from pipelines.ops.mlflow_server import MlflowServer
+    from pipelines.ops.object_store import SeaweedStore
+
+    if (record := read_record(stack)) and all(alive(s) for s in record["services"]):
+        print(f"already up (see `railcast stack status --name {stack.name}`)")
+        return record
+    found = plan.load_secrets(plan.secrets_file(stack.name, stack.layout.root))
+    plan.ensure_databases(stack)
+    logs, started = stack.folder / "logs", []
+    print(f"starting the {stack.name} stack; logs in {logs}", flush=True)
+    try:
+        access = stack.s3(found)
+        store = SeaweedStore(stack.folder / "s3", access.access_key, access.secret_key, host=stack.host,
+                             s3_port=stack.s3_port, buckets=(plan.BUCKET,))
+        tracking = MlflowServer(stack.database("mlflow", "psycopg2"), f"s3://{plan.BUCKET}/mlflow", access,
+                                logs, host=stack.host, port=stack.mlflow_port)
+        store.name, tracking.name = "s3-store", "mlflow-server"
+        started += [store.start(), tracking.start()]
+        env = stack.airflow_env(found)
+        admin = {plan.ADMIN_PASSWORD_ENV: found["admin_password"]}
+        subprocess.run([sys.executable, "-m", "pipelines", "stack", "init"], check=True,
+                       stdout=subprocess.DEVNULL, env={**env, **admin})
+        for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
+            started.append(Component(name, plan.component_argv(name, native=True), env, logs).start())
+        for worker in range(1, stack.workers + 1):
+            argv = plan.component_argv("airflow-worker", native=True, worker=worker)
+            named = plan.worker_env(env, worker)
+            started.append(Component(f"airflow-worker-{worker}", argv, named, logs).start())
+        urls = stack.urls()
+        checks = {"airflow-apiserver": lambda: answers(urls["airflow"] + "/api/v2/monitor/health"),
+                  "airflow-scheduler": lambda: answers(f"http://{stack.host}:{stack.health_port}/health"),
+                  "airflow-worker-1": lambda: workers_answer(stack, stack.workers)}
+        for service in started:
+            if service.name in checks:
+                service.wait_ready(checks[service.name], timeout_s=240)
+    except BaseException:
+        for service in reversed(started):
+            service.stop()
+        raise
+    record = {"name": stack.name, "urls": stack.urls(), "user": ADMIN,
+              "secrets_file": str(plan.secrets_file(stack.name, stack.layout.root)),
+              "services": [{"name": s.name, "pid": s.proc.pid, "start": start_time(s.proc.pid),
+                            "log": str(s.log_file)} for s in started]}
+    stack.folder.mkdir(parents=True, exist_ok=True)
+    (stack.folder / "stack.json").write_text(json.dumps(record, indent=2))
+    return record
+
+
+def read_record(stack: plan.Stack) -> dict | None:
+    path = stack.folder / "stack.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def alive(service: dict) -> bool:
+    return Detached(service["pid"], service["start"]).alive()
+
+
+def status(stack: plan.Stack) -> dict:
+    """Each recorded service: running or not; the URLs answering or not."""
+    record = read_record(stack) or {"services": [], "urls": stack.urls()}
+    health = {"airflow": "/api/v2/monitor/health", "mlflow": "/health", "s3": ""}
+    reachable = {}
+    for name, url in record["urls"].items():
+        try:
+            reachable[name] = answers(url + health[name])
+        except OSError as exc:  # the S3 gateway answers 403 to an unsigned request: it is up
+            reachable[name] = getattr(exc, "code", None) == 403
+    return {"services": {s["name"]: "running" if alive(s) else "stopped" for s in record["services"]},
+            "answering": reachable}
+
+
+def down(stack: plan.Stack) -> dict:
+    """Stop every recorded service and what it started (workers first); leaves no process behind."""
+    record = read_record(stack)
+    if record is None:
+        return {"stopped": [], "note": "nothing recorded: the stack was not started here"}
+    stopped, left = [], set()
+    for service in reversed(record["services"]):
+        proc = Detached(service["pid"], service["start"])
+        if proc.alive():
+            members = family(proc.pid, set())
+            stop_tree(proc, timeout_s=30, grace_s=10)
+            left |= {m for m in members if Detached(*m).alive()}
+            stopped.append(service["name"])
+    (stack.folder / "stack.json").unlink()
+    return {"stopped": stopped, "left_running": sorted(pid for pid, _ in left)}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `railcast stack`."""
+    parser.add_argument("action", choices=("up", "status", "down", "password", "init"),
+                        help="up: start and wait until healthy; status; down: stop everything; "
+                             "password: print the admin password; init: migrate + admin (compose)")
+    parser.add_argument("--name", default="railcast", help="deployment name, prefix of its databases")
+    parser.add_argument("--host", default="127.0.0.1", help="address every listener binds to")
+    parser.add_argument("--airflow-port", type=int, default=8080)
+    parser.add_argument("--mlflow-port", type=int, default=5000)
+    parser.add_argument("--s3-port", type=int, default=8333)
+    parser.add_argument("--health-port", type=int, default=8974, help="the scheduler's health check")
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers (default 2)")
+
+
+def main(args: argparse.Namespace, params: Params) -> dict | None:
+    if args.action == "init":
+        return plan.init()
+    stack = plan.Stack(args.name, Layout(params, args.home),
+                       os.environ.get(plan.POSTGRES_ENV, plan.DEFAULT_POSTGRES),
+                       os.environ.get(plan.REDIS_ENV, plan.DEFAULT_REDIS), args.host, args.airflow_port,
+                       args.mlflow_port, args.s3_port, args.health_port, args.workers)
+    if args.action == "password":
+        print(plan.load_secrets(plan.secrets_file(stack.name, stack.layout.root))["admin_password"])
+        return None
+    result = {"up": up, "status": status, "down": down}[args.action](stack)
+    if args.action == "up":
+        print(f"Airflow UI: {result['urls']['airflow']}  user: {ADMIN}  password: "
+              f"`railcast stack password --name {stack.name}` (kept in {result['secrets_file']})\n"
+              f"MLflow UI: {result['urls']['mlflow']}   S3 store: {result['urls']['s3']}\n"
+              f"stop it with `railcast stack down --name {stack.name}`", flush=True)
+    return result
