@@ -1,9 +1,8 @@
 """The production deployment of Railcast on one machine that runs PostgreSQL and Redis, and the one
 description of its components that `railcast stack` (native) and `docker/compose.yaml` share.
 
-Secrets (Airflow's JWT secret, API secret key and Fernet key, the admin password, the S3 key pair) are
-generated once per deployment into a file of mode 0600 outside the repository, and reach each process
-through its environment, never its command line.
+Secrets (Airflow's JWT secret, API secret key and Fernet key, the admin password, the S3 keys) are made
+once per deployment into a file of mode 0600 outside the repository, and reach processes by environment.
 """
 
 from __future__ import annotations
@@ -62,6 +61,14 @@ def secrets_file(name: str, home: Path) -> Path:
     return folder / f"{name}-{tag}.json"
 
 
+def generate() -> dict[str, str]:
+    """Fresh random values for every secret of a deployment."""
+    made = {name: random.token_urlsafe(32) for name in SECRET_NAMES}
+    made["fernet_key"] = base64.urlsafe_b64encode(random.token_bytes(32)).decode()
+    made["s3_access_key"] = "rc" + random.token_hex(10)
+    return made
+
+
 def load_secrets(path: Path) -> dict[str, str]:
     """The deployment's secrets, generated on first use (mode 0600, never printed)."""
     if path.exists():
@@ -69,9 +76,7 @@ def load_secrets(path: Path) -> dict[str, str]:
         if set(found) != set(SECRET_NAMES):
             raise ValueError(f"{path} is not a Railcast secrets file (expected keys {SECRET_NAMES})")
         return found
-    made = {name: random.token_urlsafe(32) for name in SECRET_NAMES}
-    made["fernet_key"] = base64.urlsafe_b64encode(random.token_bytes(32)).decode()
-    made["s3_access_key"] = "rc" + random.token_hex(10)
+    made = generate()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -80,6 +85,22 @@ def load_secrets(path: Path) -> dict[str, str]:
     with os.fdopen(fd, "w") as handle:
         json.dump(made, handle)
     return made
+
+
+# docker/.env's variables and the secret each takes (docker/.env.example lists them, empty)
+COMPOSE_SECRETS = {"POSTGRES_PASSWORD": "postgres_password", "AIRFLOW_ADMIN_PASSWORD": "admin_password",
+                   "AIRFLOW_FERNET_KEY": "fernet_key", "AIRFLOW_JWT_SECRET": "jwt_secret",
+                   "AIRFLOW_API_SECRET_KEY": "api_secret_key", "S3_ACCESS_KEY": "s3_access_key",
+                   "S3_SECRET_KEY": "s3_secret_key"}
+
+
+def write_env_file(path: Path) -> Path:
+    """A compose `.env` with fresh secrets (mode 0600; refuses to overwrite one)."""
+    made = {**generate(), "postgres_password": random.token_urlsafe(24)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.writelines(f"{name}={made[key]}\n" for name, key in COMPOSE_SECRETS.items())
+    return path
 
 
 @dataclass(frozen=True)
@@ -144,7 +165,7 @@ def ensure_databases(stack: Stack) -> None:
     """Create the deployment's databases (airflow, mlflow, state) where missing."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(stack.postgres.replace("postgresql://", "postgresql+psycopg://", 1),
+    engine = sa.create_engine(sa.make_url(stack.postgres).set(drivername="postgresql+psycopg"),
                               isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 from pipelines.config import Params
 from pipelines.ops import stack as plan
@@ -142,9 +143,11 @@ def down(stack: plan.Stack) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `railcast stack`."""
-    parser.add_argument("action", choices=("up", "status", "down", "password", "init"),
+    parser.add_argument("action", choices=("up", "status", "down", "password", "init", "env-file"),
                         help="up: start and wait until healthy; status; down: stop everything; "
-                             "password: print the admin password; init: migrate + admin (compose)")
+                             "password: print the admin password; init: migrate + admin (compose); "
+                             "env-file PATH: write docker/.env with fresh secrets")
+    parser.add_argument("path", nargs="?", help="for env-file: where to write (e.g. docker/.env)")
     parser.add_argument("--name", default="railcast", help="deployment name, prefix of its databases")
     parser.add_argument("--host", default="127.0.0.1", help="address every listener binds to")
     parser.add_argument("--airflow-port", type=int, default=8080)
@@ -157,6 +160,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace, params: Params) -> dict | None:
     if args.action == "init":
         return plan.init()
+    if args.action == "env-file":
+        if not args.path:
+            raise SystemExit("railcast stack env-file PATH: say where to write it, e.g. docker/.env")
+        return {"written": str(plan.write_env_file(Path(args.path))), "mode": "0600"}
     stack = plan.Stack(args.name, Layout(params, args.home),
                        os.environ.get(plan.POSTGRES_ENV, plan.DEFAULT_POSTGRES),
                        os.environ.get(plan.REDIS_ENV, plan.DEFAULT_REDIS), args.host, args.airflow_port,

@@ -1,0 +1,172 @@
+"""The production deployment, started the way a user starts it (`railcast stack up`): PostgreSQL metadata,
+Celery workers fed through Redis, the FAB auth manager, an MLflow server and the S3 store, each a process of
+its own on loopback. A drift event's retrain runs on the workers and promotes; the admin signs in through
+the UI in a real browser; `down` leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from benchmarks.bench_train import write_days
+from pipelines.ops import stack as plan
+from pipelines.ops import stack_cli
+from pipelines.ops.airflow_api import AirflowApi
+from pipelines.ops.object_store import free_port_pairs
+from pipelines.ops.process_tree import Detached, family
+from pipelines.registry import history, tracking
+from pipelines.runtime import schedule
+from pipelines.storage import Layout
+from tests.airflow_helpers import Mailbox, free_port, slow, small_params
+from tests.dags.test_airflow_scheduler import wait_asset_run, wait_for_mail
+from tests.services import POSTGRES, postgres_database, unavailable
+
+pytestmark = [pytest.mark.e2e, slow]
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def require_services() -> None:
+    """PostgreSQL (via a throwaway database), Redis and SeaweedFS's binary, or skip/fail naming them."""
+    databases = postgres_database()
+    next(databases)
+    next(databases, None)
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis at {REDIS}", exc)
+    try:
+        from pipelines.ops.object_store import weed_binary
+
+        weed_binary()
+    except FileNotFoundError as exc:
+        unavailable("the S3 store (SeaweedFS)", exc)
+
+
+def drop_databases(stack: plan.Stack) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for role in ("airflow", "mlflow", "state"):
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{stack.name}_{role}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    """`railcast stack up` with two workers on free ports, its own databases and Redis key prefix; the
+    DAGs start paused (the daily ones would run today's interval); stopped and dropped at the end."""
+    require_services()
+    root = tmp_path_factory.mktemp("stack")
+    params_file, params, _ = small_params(root)
+    mailbox = Mailbox()
+    mailbox.server.start()
+    stack = plan.Stack(f"rct{uuid.uuid4().hex[:8]}", Layout(params, root / "home"), POSTGRES, REDIS,
+                       airflow_port=free_port(), mlflow_port=free_port(), s3_port=free_port_pairs(1)[0],
+                       health_port=free_port(), workers=2)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(plan.SECRETS_DIR_ENV, str(root / "secrets"))
+        env.setenv("RAILCAST_PARAMS", str(params_file))
+        env.setenv("AIRFLOW_CONN_SMTP_DEFAULT", mailbox.connection())
+        env.setenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "True")
+        for name in ("MLFLOW_TRACKING_URI", "RAILCAST_DB_URL", "RAILCAST_DATA_URI", "RAILCAST_DVC_REMOTE"):
+            env.delenv(name, raising=False)
+        try:
+            record = stack_cli.up(stack)
+            secrets = plan.load_secrets(plan.secrets_file(stack.name, stack.layout.root))
+            for name, value in stack.railcast_env(secrets).items():  # this test reads what tasks wrote
+                env.setenv(name, value)
+            api = AirflowApi(stack.airflow_port, "admin", secrets["admin_password"])
+            api.wait_dags(schedule.DAG_IDS)
+            seen = set().union(*(family(s["pid"], set()) for s in record["services"]))
+            yield {"stack": stack, "record": record, "api": api, "params": params, "mailbox": mailbox,
+                   "password": secrets["admin_password"], "seen": seen, "root": root}
+        finally:
+            stack_cli.down(stack)
+            drop_databases(stack)
+            mailbox.server.stop()
+
+
+def test_every_listener_is_on_loopback_and_anonymous_calls_are_refused(deployment):
+    import urllib.error
+    import urllib.request
+
+    pids = {pid for s in deployment["record"]["services"] for pid, _ in family(s["pid"], set())}
+    listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+    ours = [line.split()[3] for line in listening.splitlines()
+            if pids & {int(p) for p in re.findall(r"pid=(\d+)", line)}]
+    assert len(ours) >= 4, f"the API server, the scheduler's health check, MLflow and S3 listen: {ours}"
+    assert [a for a in ours if not a.startswith("127.0.0.1:")] == [], "no listener beyond loopback"
+    base = deployment["record"]["urls"]["airflow"]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{base}/api/v2/dags", timeout=10)
+    assert refused.value.code in (401, 403)
+    assert stack_cli.status(deployment["stack"])["answering"] == {"airflow": True, "mlflow": True, "s3": True}
+
+
+def test_a_drift_event_retrains_on_the_celery_workers_and_promotes(deployment):
+    api, params, stack = deployment["api"], deployment["params"], deployment["stack"]
+    layout = Layout(params, stack.layout.root, data=f"s3://{plan.BUCKET}/data")  # where the workers write
+    as_of = write_days(params, layout, params.simulation.start_date, 5, 500)
+    api.set_paused("retrain", False)
+    drift = api.call("GET", f"/api/v2/assets?uri_pattern={schedule.ASSET_DRIFT}")["assets"][0]
+    api.call("POST", "/api/v2/assets/events", {"asset_id": drift["id"], "extra": {
+        "day": "2025-09-05", "window_end": as_of.isoformat(), "evidence": {"drifted": ["delay_at_pred"]}}})
+    run = wait_asset_run(api, timeout_s=180)
+    assert api.wait_finished("retrain", run["dag_run_id"], timeout_s=900)["state"] == "success"
+    hosts = {t["task_id"]: t["hostname"] for t in api.task_instances("retrain", run["dag_run_id"])}
+    assert set(hosts.values()) <= {"worker-1", "worker-2"}, f"every task ran on a Celery worker: {hosts}"
+    assert tracking.get_alias(layout, tracking.CHAMPION) == "1"
+    moves = [e["to"] for e in history.read_audit(layout) if (e["action"], e["alias"]) == ("move", "champion")]
+    assert moves == ["1"], "the promotion is in the state database on PostgreSQL"
+    wait_for_mail(deployment["mailbox"], 1, timeout_s=60)
+    assert [m["Subject"] for m in deployment["mailbox"].messages] == [
+        "[railcast] model version 1 promoted to champion"]
+
+
+def test_the_admin_signs_in_through_the_ui_and_sees_the_dags(deployment):
+    browser_path = shutil.which("chromium")
+    if browser_path is None:
+        unavailable("Chromium (Debian package `chromium`; `make browser` installs it)", "not on PATH")
+    from playwright.sync_api import sync_playwright
+
+    base = deployment["record"]["urls"]["airflow"]
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{base}/dags", timeout=60_000)
+        page.wait_for_selector("input[name=username]", timeout=60_000)  # the FAB login form
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", "wrong" + deployment["password"])
+        page.click("[type=submit]")
+        page.wait_for_selector("input[name=username]", timeout=30_000)
+        assert "login" in page.url, f"a wrong password must not sign in: {page.url}"
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", deployment["password"])
+        page.click("[type=submit]")
+        page.goto(f"{base}/dags", timeout=60_000)
+        for dag_id in schedule.DAG_IDS:
+            page.get_by_text(dag_id, exact=True).first.wait_for(timeout=60_000)
+        page.goto(f"{base}/dags/retrain", timeout=60_000)
+        page.get_by_label("Dag Docs").first.click(timeout=60_000)
+        page.get_by_text(re.compile("champion/challenger gate")).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(deployment["root"] / "retrain-docs.png"))
+        browser.close()
+
+
+def test_down_leaves_no_process_behind(deployment):
+    """Runs last in this module: every process the stack ever had is gone after `down`."""
+    stack, seen = deployment["stack"], set(deployment["seen"])
+    for service in deployment["record"]["services"]:
+        seen |= family(service["pid"], seen)
+    result = stack_cli.down(stack)
+    assert result["left_running"] == []
+    assert [ident for ident in seen if Detached(*ident).alive()] == [], "orphans after down"
+    assert stack_cli.down(stack)["stopped"] == [], "a second down finds nothing to stop"
