@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 export RAILCAST_HOME ?= $(CURDIR)/.railcast
 PY := .venv/bin/python
 
-.PHONY: help setup test test-quick demo bench repro lint airflow mlflow clean
+.PHONY: help setup test test-quick demo bench repro lint airflow mlflow stack stack-down browser clean
 
 help: ## Show this help
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,17 @@ demo: setup ## Run the closed loop on the simulator (see README)
 
 airflow: setup ## Start Airflow standalone on 127.0.0.1:8080 (Ctrl-C stops it)
 	$(PY) -m pipelines airflow
+
+stack: setup ## Start the production deployment here (PostgreSQL + Redis needed; see docs/AIRFLOW.md)
+	$(PY) -m pipelines stack up
+
+stack-down: setup ## Stop everything `make stack` started
+	$(PY) -m pipelines stack down
+
+browser: ## Install Debian's Chromium for the UI login test (root, or sudo)
+	@command -v chromium >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version 2>/dev/null
 
 mlflow: setup ## Open the MLflow UI on 127.0.0.1:5000
 	$(PY) -m pipelines mlflow-ui
