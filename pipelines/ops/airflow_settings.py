@@ -110,6 +110,9 @@ def production_env(layout: Layout, home: Path, where: Production, secrets: Secre
         "AIRFLOW__CELERY__BROKER_URL": where.broker_url,
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + where.metadata_url,
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(where.worker_concurrency),
+        # a dead worker's unacknowledged messages come back after this (Airflow's default: 24 h); it must
+        # outlast the longest task (Railcast's execution_timeout is 1 h)
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "7200",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": where.api_url.rstrip("/") + "/execution/",
         "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "pipelines.ops.airflow_settings.worker_hostname",

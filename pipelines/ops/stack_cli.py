@@ -3,7 +3,8 @@ machine that runs PostgreSQL and Redis: the S3 store, the MLflow server and Airf
 (API server, scheduler, DAG processor, triggerer, N Celery workers), all on 127.0.0.1 by default.
 
 `up` starts them in sessions of their own, waits until each answers, records them in
-`$RAILCAST_HOME/stack/NAME/stack.json` and returns; `down` stops each with everything it started.
+`$RAILCAST_HOME/stack/NAME/stack.json` and returns; run again, it starts only what has died since.
+`down` stops each with everything it started.
 """
 
 from __future__ import annotations
@@ -13,89 +14,47 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipelines.config import Params
 from pipelines.ops import stack as plan
 from pipelines.ops.airflow_settings import ADMIN
 from pipelines.ops.process_tree import Detached, Service, family, start_time, stop_tree
+from pipelines.ops.stack_services import answers, services
 from pipelines.storage import Layout
 
 
-class Component(Service):
-    """One long-running command of the deployment."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir) -> None:
-        self.name, self.argv, self.env, self.log_dir = name, argv, env, log_dir
-
-    def start(self) -> Component:
-        self.spawn(self.argv, self.env, self.log_dir / f"{self.name}.log")
-        return self
-
-
-def answers(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return response.status == 200
-
-
-def workers_answer(stack: plan.Stack, count: int) -> bool:
-    """All `count` Celery workers answer a ping through the broker."""
-    from celery import Celery
-
-    app = Celery(broker=stack.redis, broker_transport_options={"global_keyprefix": f"{stack.name}:"})
-    try:
-        replies = app.control.inspect(timeout=2).ping() or {}
-    finally:
-        app.close()
-    return sum(1 for node in replies if node.startswith("worker-")) >= count
-
-
 def up(stack: plan.Stack) -> dict:
-    """Start everything, wait until it answers, record it; on any failure stop what started."""
-    from pipelines.ops.mlflow_server import MlflowServer
-    from pipelines.ops.object_store import SeaweedStore
-
-    if (record := read_record(stack)) and all(alive(s) for s in record["services"]):
+    """Start what is not running (all of it, or what died since), wait until each answers, record it;
+    on a failure stop what this call started."""
+    record = read_record(stack) or {}
+    running = {s["name"]: s for s in record.get("services", []) if alive(s)}
+    found = plan.load_secrets(plan.secrets_file(stack.name, stack.layout.root))
+    wanted = services(stack, found)
+    missing = [(name, start) for name, start in wanted if name not in running]
+    if not missing:
         print(f"already up (see `railcast stack status --name {stack.name}`)")
         return record
-    found = plan.load_secrets(plan.secrets_file(stack.name, stack.layout.root))
     plan.ensure_databases(stack)
-    logs, started = stack.folder / "logs", []
-    print(f"starting the {stack.name} stack; logs in {logs}", flush=True)
+    print(f"starting {', '.join(n for n, _ in missing)}; logs in {stack.folder / 'logs'}", flush=True)
+    started: list[Service] = []
     try:
-        access = stack.s3(found)
-        store = SeaweedStore(stack.folder / "s3", access.access_key, access.secret_key, host=stack.host,
-                             s3_port=stack.s3_port, buckets=(plan.BUCKET,))
-        tracking = MlflowServer(stack.database("mlflow", "psycopg2"), f"s3://{plan.BUCKET}/mlflow", access,
-                                logs, host=stack.host, port=stack.mlflow_port)
-        store.name, tracking.name = "s3-store", "mlflow-server"
-        started += [store.start(), tracking.start()]
-        env = stack.airflow_env(found)
-        admin = {plan.ADMIN_PASSWORD_ENV: found["admin_password"]}
-        subprocess.run([sys.executable, "-m", "pipelines", "stack", "init"], check=True,
-                       stdout=subprocess.DEVNULL, env={**env, **admin})
-        for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
-            started.append(Component(name, plan.component_argv(name, native=True), env, logs).start())
-        for worker in range(1, stack.workers + 1):
-            argv = plan.component_argv("airflow-worker", native=True, worker=worker)
-            named = plan.worker_env(env, worker)
-            started.append(Component(f"airflow-worker-{worker}", argv, named, logs).start())
-        urls = stack.urls()
-        checks = {"airflow-apiserver": lambda: answers(urls["airflow"] + "/api/v2/monitor/health"),
-                  "airflow-scheduler": lambda: answers(f"http://{stack.host}:{stack.health_port}/health"),
-                  "airflow-worker-1": lambda: workers_answer(stack, stack.workers)}
-        for service in started:
-            if service.name in checks:
-                service.wait_ready(checks[service.name], timeout_s=240)
+        if not any(name.startswith("airflow") for name in running):  # a first start (init is idempotent)
+            admin = {plan.ADMIN_PASSWORD_ENV: found["admin_password"]}
+            subprocess.run([sys.executable, "-m", "pipelines", "stack", "init"], check=True,
+                           stdout=subprocess.DEVNULL, env={**stack.airflow_env(found), **admin})
+        for _, start in missing:
+            started.append(start())
     except BaseException:
         for service in reversed(started):
             service.stop()
         raise
+    running.update({s.name: {"name": s.name, "pid": s.proc.pid, "start": start_time(s.proc.pid),
+                             "log": str(s.log_file)} for s in started})
     record = {"name": stack.name, "urls": stack.urls(), "user": ADMIN,
               "secrets_file": str(plan.secrets_file(stack.name, stack.layout.root)),
-              "services": [{"name": s.name, "pid": s.proc.pid, "start": start_time(s.proc.pid),
-                            "log": str(s.log_file)} for s in started]}
+              "services": [running[name] for name, _ in wanted if name in running]}
     stack.folder.mkdir(parents=True, exist_ok=True)
     (stack.folder / "stack.json").write_text(json.dumps(record, indent=2))
     return record
@@ -125,18 +84,28 @@ def status(stack: plan.Stack) -> dict:
 
 
 def down(stack: plan.Stack) -> dict:
-    """Stop every recorded service and what it started (workers first); leaves no process behind."""
+    """Stop every recorded service and what it started (Airflow first); leaves no process behind."""
     record = read_record(stack)
     if record is None:
         return {"stopped": [], "note": "nothing recorded: the stack was not started here"}
-    stopped, left = [], set()
-    for service in reversed(record["services"]):
+    def stop(service: dict) -> tuple[str, set]:
         proc = Detached(service["pid"], service["start"])
-        if proc.alive():
-            members = family(proc.pid, set())
-            stop_tree(proc, timeout_s=30, grace_s=10)
-            left |= {m for m in members if Detached(*m).alive()}
-            stopped.append(service["name"])
+        if not proc.alive():
+            return "", set()
+        members = family(proc.pid, set())
+        stop_tree(proc, timeout_s=30, grace_s=10)
+        return service["name"], {m for m in members if Detached(*m).alive()}
+
+    # Airflow's components together (each shuts down in its own time), then MLflow, then the store
+    layers = [[s for s in record["services"] if s["name"].startswith("airflow")],
+              [s for s in record["services"] if s["name"] == "mlflow-server"],
+              [s for s in record["services"] if s["name"] == "s3-store"]]
+    stopped, left = [], set()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for layer in layers:
+            for name, remaining in pool.map(stop, layer):
+                stopped += [name] if name else []
+                left |= remaining
     (stack.folder / "stack.json").unlink()
     return {"stopped": stopped, "left_running": sorted(pid for pid, _ in left)}
 

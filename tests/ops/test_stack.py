@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -18,12 +20,12 @@ from pipelines.ops import stack as plan
 from pipelines.ops import stack_cli
 from pipelines.ops.airflow_api import AirflowApi
 from pipelines.ops.object_store import free_port_pairs
-from pipelines.ops.process_tree import Detached, family
+from pipelines.ops.process_tree import Detached, family, signal_all
 from pipelines.registry import history, tracking
 from pipelines.runtime import schedule
 from pipelines.storage import Layout
 from tests.airflow_helpers import Mailbox, free_port, slow, small_params
-from tests.dags.test_airflow_scheduler import wait_asset_run, wait_for_mail
+from tests.dags.test_airflow_scheduler import wait_asset_run, wait_backfills, wait_for_mail
 from tests.services import POSTGRES, postgres_database, unavailable
 
 pytestmark = [pytest.mark.e2e, slow]
@@ -76,6 +78,10 @@ def deployment(tmp_path_factory):
         env.setenv("RAILCAST_PARAMS", str(params_file))
         env.setenv("AIRFLOW_CONN_SMTP_DEFAULT", mailbox.connection())
         env.setenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "True")
+        # a killed worker's task is noticed after 60 s without heartbeat (Airflow's default: 300 s) and a
+        # task it had reserved is requeued after 90 s in the queue (default 600 s)
+        env.setenv("AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT", "60")
+        env.setenv("AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT", "90")
         for name in ("MLFLOW_TRACKING_URI", "RAILCAST_DB_URL", "RAILCAST_DATA_URI", "RAILCAST_DVC_REMOTE"):
             env.delenv(name, raising=False)
         try:
@@ -87,7 +93,8 @@ def deployment(tmp_path_factory):
             api.wait_dags(schedule.DAG_IDS)
             seen = set().union(*(family(s["pid"], set()) for s in record["services"]))
             yield {"stack": stack, "record": record, "api": api, "params": params, "mailbox": mailbox,
-                   "password": secrets["admin_password"], "seen": seen, "root": root}
+                   "password": secrets["admin_password"], "seen": seen, "root": root,
+                   "cli_env": stack.airflow_env(secrets), "partitions": {}}
         finally:
             stack_cli.down(stack)
             drop_databases(stack)
@@ -159,6 +166,98 @@ def test_the_admin_signs_in_through_the_ui_and_sees_the_dags(deployment):
         page.get_by_text(re.compile("champion/challenger gate")).first.wait_for(timeout=30_000)
         page.screenshot(path=str(deployment["root"] / "retrain-docs.png"))
         browser.close()
+
+
+BACKFILL_DAYS = ("2025-09-22", "2025-10-05")  # 14 Berlin days
+
+
+def backfill(deployment) -> None:
+    """`airflow backfill create` of BACKFILL_DAYS of `ingest` from the simulator, as a user runs it; on
+    PostgreSQL it needs no retry (the SQLite profile's "database is locked" is gone)."""
+    from pipelines.ops.airflow_local import airflow_bin
+
+    command = [airflow_bin(), "backfill", "create", "--dag-id", "ingest", "--from-date", BACKFILL_DAYS[0],
+               "--to-date", BACKFILL_DAYS[1], "--dag-run-conf", '{"source": "simulator"}',
+               "--reprocess-behavior", "completed", "--max-active-runs", "4"]
+    done = subprocess.run(command, env=deployment["cli_env"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+
+
+def running_task(api: AirflowApi, timeout_s: float = 300) -> dict:
+    """The first ingest task instance seen running (with the worker it runs on)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = api.call("GET", "/api/v2/dags/ingest/dagRuns/~/taskInstances?state=running")["task_instances"]
+        if found and found[0].get("hostname"):
+            return found[0]
+        time.sleep(0.5)
+    raise TimeoutError("no ingest task started running")
+
+
+def kill(deployment, service_name: str) -> None:
+    """SIGKILL a component and everything under it, as if its host had died."""
+    service = next(s for s in deployment["record"]["services"] if s["name"] == service_name)
+    signal_all(family(service["pid"], set()), signal.SIGKILL)
+
+
+def snapshot_partitions(deployment) -> dict[str, bytes]:
+    layout = Layout(deployment["params"], deployment["stack"].layout.root, data=f"s3://{plan.BUCKET}/data")
+    return {p.name: p.read_bytes() for p in sorted(layout.dataset("snapshots").glob("2025-*.parquet"))}
+
+
+def ingest_task_instances(api: AirflowApi) -> list[dict]:
+    """Task instances of the backfill runs (unpausing `ingest` also starts today's scheduled run)."""
+    found = api.call("GET", "/api/v2/dags/ingest/dagRuns/~/taskInstances?limit=1000")["task_instances"]
+    return [t for t in found if t["dag_run_id"].startswith("backfill__")]
+
+
+def test_a_backfill_runs_on_both_workers_and_survives_a_killed_worker(deployment):
+    """14 days of `ingest` backfilled on two workers; one worker is SIGKILLed mid-task: Airflow notices
+    the missing heartbeat and retries the task on the other worker; every run completes; `stack up`
+    brings the dead worker back."""
+    api, stack = deployment["api"], deployment["stack"]
+    api.set_paused("ingest", False)
+    backfill(deployment)
+    victim = running_task(api)
+    kill(deployment, f"airflow-{victim['hostname']}")
+    wait_backfills(api, 1, timeout_s=1500)
+    deployment["record"] = stack_cli.up(stack)  # `up` again restarts only the dead worker
+    retried = next(t for t in ingest_task_instances(api)
+                   if (t["dag_run_id"], t["task_id"]) == (victim["dag_run_id"], victim["task_id"]))
+    assert retried["state"] == "success" and retried["try_number"] >= 2, retried
+    assert retried["hostname"] != victim["hostname"], "the retry ran on the surviving worker"
+    instances = ingest_task_instances(api)
+    assert len(instances) == 28 and {t["state"] for t in instances} == {"success"}
+    assert {t["hostname"] for t in instances} <= {"worker-1", "worker-2"}
+    deployment["partitions"] = snapshot_partitions(deployment)
+    assert len(deployment["partitions"]) == 14 * 24, "every UTC hour of 14 Berlin days"
+
+
+def test_a_rerun_through_scheduler_and_database_faults_rewrites_identical_partitions(deployment):
+    """The same backfill again, while the scheduler is SIGKILLed and restarted and PostgreSQL drops every
+    connection of the deployment: every run completes and every partition has the same bytes."""
+    import sqlalchemy as sa
+
+    api, stack = deployment["api"], deployment["stack"]
+    assert deployment["partitions"], "needs the first backfill"
+    backfill(deployment)
+    running_task(api)
+    kill(deployment, "airflow-scheduler")
+    time.sleep(5)
+    deployment["record"] = stack_cli.up(stack)  # restarts the scheduler; it adopts the running tasks
+    running_task(api)
+    engine = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        dropped = conn.execute(sa.text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname LIKE :prefix AND pid <> pg_backend_pid()"), {"prefix": f"{stack.name}_%"}).scalar()
+    engine.dispose()
+    assert dropped > 0
+    wait_backfills(api, 2, timeout_s=1500)
+    instances = ingest_task_instances(api)
+    assert {t["state"] for t in instances} == {"success"}
+    assert {t["hostname"] for t in instances} == {"worker-1", "worker-2"}, "both workers took tasks"
+    assert snapshot_partitions(deployment) == deployment["partitions"], "same bytes as the first backfill"
 
 
 def test_down_leaves_no_process_behind(deployment):
