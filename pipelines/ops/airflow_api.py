@@ -143,6 +143,20 @@ class AirflowApi:
         value = self.call("GET", path).get("value")
         return json.loads(value) if isinstance(value, str) and value[:1] in "[{" else value
 
+    def backfills(self, dag_id: str) -> list[dict]:
+        """The DAG's backfills (`airflow backfill create`), oldest first."""
+        return self.call("GET", f"/api/v2/backfills?dag_id={dag_id}")["backfills"]
+
+    def wait_backfills(self, dag_id: str, count: int, timeout_s: float = 600) -> list[dict]:
+        """Block until the DAG has `count` backfills, all completed; returns them."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = self.backfills(dag_id)
+            if len(found) >= count and all(b["completed_at"] for b in found):
+                return found
+            time.sleep(2)
+        raise AirflowError(f"{count} {dag_id} backfill(s) not completed after {timeout_s:.0f} s")
+
     def wait_finished(self, dag_id: str, run_id: str, timeout_s: float = 600) -> dict:
         """Poll a run until it succeeded or failed (either is returned)."""
         deadline = time.monotonic() + timeout_s

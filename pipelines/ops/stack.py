@@ -54,8 +54,7 @@ def component_argv(name: str, *, native: bool, worker: int = 0) -> list[str]:
 
 
 def secrets_file(name: str, home: Path) -> Path:
-    """Where a deployment's secrets live: RAILCAST_SECRETS_DIR, else ~/.config/railcast; one file per
-    deployment name and RAILCAST_HOME."""
+    """Where a deployment's secrets live: RAILCAST_SECRETS_DIR or ~/.config/railcast, a file per name+home."""
     folder = Path(os.environ.get(SECRETS_DIR_ENV) or Path.home() / ".config" / "railcast")
     tag = hashlib.sha256(str(Path(home).resolve()).encode()).hexdigest()[:10]
     return folder / f"{name}-{tag}.json"
@@ -117,6 +116,7 @@ class Stack:
     s3_port: int = 8333
     health_port: int = 8974
     workers: int = 2
+    concurrency: int = 2  # task slots per worker
 
     @property
     def folder(self) -> Path:
@@ -148,7 +148,7 @@ class Stack:
         """The environment of every Airflow process of this deployment (the CLI's too)."""
         where = Production(metadata_url=self.database("airflow", "psycopg2"), broker_url=self.redis,
                            api_url=self.urls()["airflow"], bind=self.host, api_port=self.airflow_port,
-                           health_port=self.health_port)
+                           health_port=self.health_port, worker_concurrency=self.concurrency)
         shared = Secrets(found["jwt_secret"], found["api_secret_key"], found["fernet_key"])
         env = production_env(self.layout, self.folder / "airflow", where, shared, base)
         # Celery's keys in Redis carry the deployment's name: two deployments on one Redis never mix

@@ -124,6 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--s3-port", type=int, default=8333)
     parser.add_argument("--health-port", type=int, default=8974, help="the scheduler's health check")
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (default 2)")
+    parser.add_argument("--concurrency", type=int, default=2, help="task slots per worker (default 2)")
 
 
 def main(args: argparse.Namespace, params: Params) -> dict | None:
@@ -136,7 +137,8 @@ def main(args: argparse.Namespace, params: Params) -> dict | None:
     stack = plan.Stack(args.name, Layout(params, args.home),
                        os.environ.get(plan.POSTGRES_ENV, plan.DEFAULT_POSTGRES),
                        os.environ.get(plan.REDIS_ENV, plan.DEFAULT_REDIS), args.host, args.airflow_port,
-                       args.mlflow_port, args.s3_port, args.health_port, args.workers)
+                       args.mlflow_port, args.s3_port, args.health_port, args.workers,
+                       args.concurrency)
     if args.action == "password":
         print(plan.load_secrets(plan.secrets_file(stack.name, stack.layout.root))["admin_password"])
         return None

@@ -78,3 +78,17 @@ def services(stack: plan.Stack, found: dict[str, str]) -> list[tuple[str, Callab
         listed.append((f"airflow-worker-{i}", component(
             f"airflow-worker-{i}", lambda i=i: workers_answer(stack, {f"worker-{i}"}), worker=i)))
     return listed
+
+
+def drop_databases(stack: plan.Stack) -> None:
+    """Drop the deployment's databases (a throwaway deployment: tests, benchmarks); run after `down`."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(sa.make_url(stack.postgres).set(drivername="postgresql+psycopg"),
+                              isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for role in ("airflow", "mlflow", "state"):
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{stack.name}_{role}" WITH (FORCE)'))
+    finally:
+        engine.dispose()

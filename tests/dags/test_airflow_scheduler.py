@@ -86,12 +86,12 @@ def test_backfill_create_under_the_scheduler_rewrites_identical_partitions(stand
                 "--reprocess-behavior", "completed"]  # the first has nothing to reprocess unless retried
     retry = lambda: cancel_open_backfills(api)  # noqa: E731
     airflow_cli(backfill, env, before_retry=retry)
-    wait_backfills(api, 1)
+    api.wait_backfills("ingest", 1)
     files = sorted(layout.dataset("snapshots").glob("2025-09-2[123]T*.parquet"))
     assert len(files) == 48, "two Berlin days of UTC hour partitions"
     before = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
     airflow_cli(backfill, env, before_retry=retry)  # the same days again: every run reprocessed
-    wait_backfills(api, 2)
+    api.wait_backfills("ingest", 2)
     after = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
     assert all(after[k][1] != before[k][1] for k in before), "the second backfill rewrote every hour"
@@ -136,16 +136,6 @@ def cancel_open_backfills(api: AirflowApi, dag_id: str = "ingest") -> None:
             except AirflowError as exc:
                 if exc.status != 409:  # 409: it completed meanwhile
                     raise
-
-
-def wait_backfills(api: AirflowApi, count: int, timeout_s: float = 600) -> list[dict]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = api.call("GET", "/api/v2/backfills?dag_id=ingest")["backfills"]
-        if len(found) >= count and all(b["completed_at"] for b in found):
-            return found
-        time.sleep(2)
-    raise TimeoutError(f"{count} ingest backfill(s) not completed after {timeout_s:.0f} s")
 
 
 def test_stop_leaves_no_process_behind(standalone):

@@ -21,11 +21,12 @@ from pipelines.ops import stack_cli
 from pipelines.ops.airflow_api import AirflowApi
 from pipelines.ops.object_store import free_port_pairs
 from pipelines.ops.process_tree import Detached, family, signal_all
+from pipelines.ops.stack_services import drop_databases
 from pipelines.registry import history, tracking
 from pipelines.runtime import schedule
 from pipelines.storage import Layout
 from tests.airflow_helpers import Mailbox, free_port, slow, small_params
-from tests.dags.test_airflow_scheduler import wait_asset_run, wait_backfills, wait_for_mail
+from tests.dags.test_airflow_scheduler import wait_asset_run, wait_for_mail
 from tests.services import POSTGRES, postgres_database, unavailable
 
 pytestmark = [pytest.mark.e2e, slow]
@@ -49,16 +50,6 @@ def require_services() -> None:
         weed_binary()
     except FileNotFoundError as exc:
         unavailable("the S3 store (SeaweedFS)", exc)
-
-
-def drop_databases(stack: plan.Stack) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        for role in ("airflow", "mlflow", "state"):
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{stack.name}_{role}" WITH (FORCE)'))
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +211,7 @@ def test_a_backfill_runs_on_both_workers_and_survives_a_killed_worker(deployment
     backfill(deployment)
     victim = running_task(api)
     kill(deployment, f"airflow-{victim['hostname']}")
-    wait_backfills(api, 1, timeout_s=1500)
+    api.wait_backfills("ingest", 1, timeout_s=1500)
     deployment["record"] = stack_cli.up(stack)  # `up` again restarts only the dead worker
     retried = next(t for t in ingest_task_instances(api)
                    if (t["dag_run_id"], t["task_id"]) == (victim["dag_run_id"], victim["task_id"]))
@@ -253,7 +244,7 @@ def test_a_rerun_through_scheduler_and_database_faults_rewrites_identical_partit
             "WHERE datname LIKE :prefix AND pid <> pg_backend_pid()"), {"prefix": f"{stack.name}_%"}).scalar()
     engine.dispose()
     assert dropped > 0
-    wait_backfills(api, 2, timeout_s=1500)
+    api.wait_backfills("ingest", 2, timeout_s=1500)
     instances = ingest_task_instances(api)
     assert {t["state"] for t in instances} == {"success"}
     assert {t["hostname"] for t in instances} == {"worker-1", "worker-2"}, "both workers took tasks"
