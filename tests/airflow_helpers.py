@@ -67,9 +67,10 @@ class Mailbox:
                            "extra": {"disable_ssl": True, "disable_tls": True, "timeout": 5}})
 
 
-def airflow_test_env(layout: Layout, params_file: Path, mailbox: Mailbox, port: int = 8080) -> dict[str, str]:
+def airflow_test_env(layout: Layout, params_file: Path, mailbox: Mailbox, port: int = 8080,
+                     metadata_url: str | None = None) -> dict[str, str]:
     """Airflow's environment for a test: its params file, its data root, its mailbox, DAGs paused."""
-    env = airflow_local.airflow_env(layout, port, paused_at_creation=True)
+    env = airflow_local.airflow_env(layout, port, paused_at_creation=True, metadata_url=metadata_url)
     env.pop("MLFLOW_TRACKING_URI", None)
     env.update(RAILCAST_PARAMS=str(params_file), AIRFLOW_CONN_SMTP_DEFAULT=mailbox.connection())
     return env

@@ -47,20 +47,24 @@ def common(layout: Layout, home: Path, base: dict[str, str] | None) -> dict[str,
 
 
 def embedded_env(layout: Layout, port: int = 8080, base: dict[str, str] | None = None,
-                 paused_at_creation: bool = False) -> dict[str, str]:
+                 paused_at_creation: bool = False, metadata_url: str | None = None) -> dict[str, str]:
     """The embedded profile: SQLite + LocalExecutor + SimpleAuthManager on 127.0.0.1:`port`.
 
     `paused_at_creation=True` when only some DAGs should run (tests): unpause those once parsed.
+    `metadata_url`: Airflow's database elsewhere than SQLite (PostgreSQL, psycopg2 driver).
     """
     home = layout.airflow_home
     env = common(layout, home, base)
+    if metadata_url:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata_url
+    else:
+        env.update({"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+                    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "pipelines.ops.airflow_db.SYNC",
+                    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "pipelines.ops.airflow_db.ASYNC"})
     env.update({
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",  # Airflow's 32 starts 32 worker processes (~6 GB)
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(paused_at_creation),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "pipelines.ops.airflow_db.SYNC",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "pipelines.ops.airflow_db.ASYNC",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__API__HOST": "127.0.0.1",

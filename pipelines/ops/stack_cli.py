@@ -30,6 +30,10 @@ def up(stack: plan.Stack) -> dict:
     on a failure stop what this call started."""
     record = read_record(stack) or {}
     running = {s["name"]: s for s in record.get("services", []) if alive(s)}
+    for dead in [s for s in record.get("services", []) if s["name"] not in running]:
+        # what a dead service left in its process group (its own children) must not run on beside
+        # its replacement
+        stop_tree(Detached(dead["pid"], dead["start"]), timeout_s=10, grace_s=5)
     found = plan.load_secrets(plan.secrets_file(stack.name, stack.layout.root))
     wanted = services(stack, found)
     missing = [(name, start) for name, start in wanted if name not in running]

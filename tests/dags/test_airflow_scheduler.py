@@ -1,6 +1,7 @@
-"""The real thing: `airflow standalone` (scheduler, LocalExecutor, API) runs the retrain DAG twice, once
-triggered manually with a reason, once by a drift asset event (no logical date), emails both decisions
-through the outbox to an SMTP server on loopback, and stops with no process left behind.
+"""The real thing: `airflow standalone` (scheduler, LocalExecutor, API; metadata on PostgreSQL) runs the
+retrain DAG twice, once triggered manually with a reason, once by a drift asset event (no logical
+date), emails both decisions through the outbox to an SMTP server on loopback, and stops with no
+process left behind.
 
 Then `airflow backfill create` over two days of `ingest`, twice. DAGs start paused and only what a
 test needs is unpaused: the daily DAGs would run today's interval, find no data and email failures.
@@ -11,29 +12,35 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import time
-import warnings
-from collections.abc import Callable
 
 import pytest
 
 from benchmarks.bench_train import write_days
 from pipelines.ops import airflow_local
-from pipelines.ops.airflow_api import AirflowApi, AirflowError
+from pipelines.ops.airflow_api import AirflowApi
 from pipelines.ops.process_tree import family, process_table
 from pipelines.registry import history, tracking
 from pipelines.runtime import schedule
 from pipelines.timeutil import BERLIN
 from tests.airflow_helpers import Mailbox, airflow_test_env, free_port, small_params
+from tests.services import postgres_database
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def standalone(tmp_path_factory):
-    """Airflow standalone on a free port with retrain unpaused; stopped (and checked) at the end."""
+    """Airflow standalone on a free port with retrain unpaused, its metadata on PostgreSQL (SQLite's
+    "database is locked" made `backfill create` beside a busy scheduler flaky); stopped (and checked) at
+    the end."""
+    import sqlalchemy as sa
+
+    databases = postgres_database()
+    metadata = sa.make_url(next(databases)).set(drivername="postgresql+psycopg2")
     root = tmp_path_factory.mktemp("standalone")
     params_file, params, layout = small_params(root)
     mailbox, port = Mailbox(), free_port()
     mailbox.server.start()
-    env = airflow_test_env(layout, params_file, mailbox, port)
+    env = airflow_test_env(layout, params_file, mailbox, port,
+                           metadata_url=metadata.render_as_string(hide_password=False))
     password = airflow_local.admin_password(layout)
     airflow_local.prepare(env, unpause=())
     proc = airflow_local.start(env, root / "standalone.log")
@@ -48,6 +55,7 @@ def standalone(tmp_path_factory):
     finally:
         airflow_local.stop(proc)  # a no-op after test_stop_leaves_no_process_behind
         mailbox.server.stop()
+        next(databases, None)
 
 
 def test_retrain_manual_then_asset_triggered_under_the_scheduler(standalone):
@@ -84,13 +92,12 @@ def test_backfill_create_under_the_scheduler_rewrites_identical_partitions(stand
     backfill = [airflow_local.airflow_bin(), "backfill", "create", "--dag-id", "ingest",
                 "--from-date", days[0], "--to-date", days[-1], "--dag-run-conf", '{"source": "simulator"}',
                 "--reprocess-behavior", "completed"]  # the first has nothing to reprocess unless retried
-    retry = lambda: cancel_open_backfills(api)  # noqa: E731
-    airflow_cli(backfill, env, before_retry=retry)
+    airflow_cli(backfill, env)
     api.wait_backfills("ingest", 1)
     files = sorted(layout.dataset("snapshots").glob("2025-09-2[123]T*.parquet"))
     assert len(files) == 48, "two Berlin days of UTC hour partitions"
     before = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
-    airflow_cli(backfill, env, before_retry=retry)  # the same days again: every run reprocessed
+    airflow_cli(backfill, env)  # the same days again: every run reprocessed
     api.wait_backfills("ingest", 2)
     after = {p.name: (p.read_bytes(), p.stat().st_ino) for p in files}
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
@@ -102,40 +109,11 @@ def test_backfill_create_under_the_scheduler_rewrites_identical_partitions(stand
     assert {r["state"] for r in runs} == {"success"}
 
 
-def airflow_cli(command: list[str], env: dict[str, str], attempts: int = 3,
-                before_retry: Callable[[], None] | None = None) -> None:
-    """Run an `airflow` CLI command the way a user does, showing its output if it fails.
-
-    The CLI writes the SQLite metadata DB while the scheduler, API server and DAG processor do. A 60 s
-    lock wait and WAL mode (pipelines/ops/airflow_db.py, tested in test_airflow_local) made that rarer, but
-    fresh-clone suites still met "database is locked" answered at once (SQLite's deadlock/stale-snapshot
-    case, which no wait resolves) inside `backfill create`: so a failed attempt is retried, after
-    `before_retry` (for a backfill: cancel the one the failed attempt left open)."""
-    failures = []
-    for _ in range(attempts):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-        if done.returncode == 0:
-            if failures:
-                warnings.warn(f"{' '.join(command[1:3])} needed a retry:\n" + "\n".join(failures),
-                              stacklevel=2)
-            return
-        failures.append(f"exit {done.returncode}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-        time.sleep(5)
-        if before_retry:
-            before_retry()
-    raise AssertionError(f"{' '.join(command[1:4])} failed {attempts} times:\n" + "\n---\n".join(failures))
-
-
-def cancel_open_backfills(api: AirflowApi, dag_id: str = "ingest") -> None:
-    """Cancel backfills not completed: a `backfill create` that failed halfway leaves one open, and
-    another create of the same DAG is refused (AlreadyRunningBackfill) while it is."""
-    for backfill in api.call("GET", f"/api/v2/backfills?dag_id={dag_id}")["backfills"]:
-        if not backfill["completed_at"]:
-            try:
-                api.call("PUT", f"/api/v2/backfills/{backfill['id']}/cancel")
-            except AirflowError as exc:
-                if exc.status != 409:  # 409: it completed meanwhile
-                    raise
+def airflow_cli(command: list[str], env: dict[str, str]) -> None:
+    """Run an `airflow` CLI command the way a user does, once (no retry: the metadata database is
+    PostgreSQL), showing its output if it fails."""
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
 
 
 def test_stop_leaves_no_process_behind(standalone):
