@@ -69,10 +69,10 @@ def deployment(tmp_path_factory):
         env.setenv("RAILCAST_PARAMS", str(params_file))
         env.setenv("AIRFLOW_CONN_SMTP_DEFAULT", mailbox.connection())
         env.setenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "True")
-        # a killed worker's task is noticed after 60 s without heartbeat (Airflow's default: 300 s) and a
-        # task it had reserved is requeued after 90 s in the queue (default 600 s)
-        env.setenv("AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT", "60")
-        env.setenv("AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT", "90")
+        # a killed worker's task is noticed after 45 s without heartbeat (Airflow's default: 300 s) and a
+        # task it had reserved is requeued after 60 s in the queue (default 600 s)
+        env.setenv("AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT", "45")
+        env.setenv("AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT", "60")
         for name in ("MLFLOW_TRACKING_URI", "RAILCAST_DB_URL", "RAILCAST_DATA_URI", "RAILCAST_DVC_REMOTE"):
             env.delenv(name, raising=False)
         try:
@@ -175,11 +175,13 @@ def backfill(deployment) -> None:
 
 
 def running_task(api: AirflowApi, timeout_s: float = 300) -> dict:
-    """The first ingest task instance seen running (with the worker it runs on)."""
+    """The first task instance of a backfill run of ingest seen running, with the worker it runs on
+    (unpausing `ingest` also starts today's scheduled run, which is not the one to watch)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = api.call("GET", "/api/v2/dags/ingest/dagRuns/~/taskInstances?state=running")["task_instances"]
-        if found and found[0].get("hostname"):
+        found = [t for t in found if t["dag_run_id"].startswith("backfill__") and t.get("hostname")]
+        if found:
             return found[0]
         time.sleep(0.5)
     raise TimeoutError("no ingest task started running")
