@@ -145,7 +145,7 @@ def run() -> dict:
             record = stack_cli.up(stack)
             started = time.perf_counter() - t0
             try:
-                found = plan.load_secrets(plan.secrets_file(stack.name, stack.layout.root))
+                found = stack.secrets()
                 env = stack.airflow_env(found)
                 api = AirflowApi(stack.airflow_port, "admin", found["admin_password"])
                 api.wait_dags(DAG_IDS)

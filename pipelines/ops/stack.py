@@ -123,6 +123,14 @@ class Stack:
         """Its processes' logs, the S3 store's data and the record of what runs (`stack.json`)."""
         return self.layout.root / "stack" / self.name
 
+    @property
+    def secrets_path(self) -> Path:
+        return secrets_file(self.name, self.layout.root)
+
+    def secrets(self) -> dict[str, str]:
+        """The deployment's secrets (generated on first use)."""
+        return load_secrets(self.secrets_path)
+
     def database(self, role: str, driver: str) -> str:
         """URL of the deployment's database for `role` (airflow, mlflow, state) with a SQLAlchemy driver."""
         import sqlalchemy as sa
@@ -159,23 +167,6 @@ class Stack:
 def worker_env(env: dict[str, str], worker: int) -> dict[str, str]:
     """A native worker's environment: its name is the host name its task instances record."""
     return {**env, WORKER_NAME_ENV: f"worker-{worker}"}
-
-
-def ensure_databases(stack: Stack) -> None:
-    """Create the deployment's databases (airflow, mlflow, state) where missing."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(sa.make_url(stack.postgres).set(drivername="postgresql+psycopg"),
-                              isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            for role in ("airflow", "mlflow", "state"):
-                name = f"{stack.name}_{role}"
-                known = sa.text("SELECT 1 FROM pg_database WHERE datname = :n")
-                if not conn.execute(known, {"n": name}).first():
-                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
 
 
 def init() -> dict:

@@ -21,7 +21,7 @@ from pipelines.config import Params
 from pipelines.ops import stack as plan
 from pipelines.ops.airflow_settings import ADMIN
 from pipelines.ops.process_tree import Detached, Service, family, start_time, stop_tree
-from pipelines.ops.stack_services import answers, services
+from pipelines.ops.stack_services import answers, ensure_databases, services
 from pipelines.storage import Layout
 
 
@@ -34,13 +34,13 @@ def up(stack: plan.Stack) -> dict:
         # what a dead service left in its process group (its own children) must not run on beside
         # its replacement
         stop_tree(Detached(dead["pid"], dead["start"]), timeout_s=10, grace_s=5)
-    found = plan.load_secrets(plan.secrets_file(stack.name, stack.layout.root))
+    found = stack.secrets()
     wanted = services(stack, found)
     missing = [(name, start) for name, start in wanted if name not in running]
     if not missing:
         print(f"already up (see `railcast stack status --name {stack.name}`)")
         return record
-    plan.ensure_databases(stack)
+    ensure_databases(stack)
     print(f"starting {', '.join(n for n, _ in missing)}; logs in {stack.folder / 'logs'}", flush=True)
     started: list[Service] = []
     try:
@@ -57,7 +57,7 @@ def up(stack: plan.Stack) -> dict:
     running.update({s.name: {"name": s.name, "pid": s.proc.pid, "start": start_time(s.proc.pid),
                              "log": str(s.log_file)} for s in started})
     record = {"name": stack.name, "urls": stack.urls(), "user": ADMIN,
-              "secrets_file": str(plan.secrets_file(stack.name, stack.layout.root)),
+              "secrets_file": str(stack.secrets_path),
               "services": [running[name] for name, _ in wanted if name in running]}
     stack.folder.mkdir(parents=True, exist_ok=True)
     (stack.folder / "stack.json").write_text(json.dumps(record, indent=2))
@@ -144,7 +144,7 @@ def main(args: argparse.Namespace, params: Params) -> dict | None:
                        args.mlflow_port, args.s3_port, args.health_port, args.workers,
                        args.concurrency)
     if args.action == "password":
-        print(plan.load_secrets(plan.secrets_file(stack.name, stack.layout.root))["admin_password"])
+        print(stack.secrets()["admin_password"])
         return None
     result = {"up": up, "status": status, "down": down}[args.action](stack)
     if args.action == "up":

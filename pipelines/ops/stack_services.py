@@ -80,12 +80,35 @@ def services(stack: plan.Stack, found: dict[str, str]) -> list[tuple[str, Callab
     return listed
 
 
+def admin_engine(stack: plan.Stack):
+    """An engine on the deployment's PostgreSQL server with an account that may create databases."""
+    import sqlalchemy as sa
+
+    return sa.create_engine(sa.make_url(stack.postgres).set(drivername="postgresql+psycopg"),
+                            isolation_level="AUTOCOMMIT")
+
+
+def ensure_databases(stack: plan.Stack) -> None:
+    """Create the deployment's databases (airflow, mlflow, state) where missing."""
+    import sqlalchemy as sa
+
+    engine = admin_engine(stack)
+    try:
+        with engine.connect() as conn:
+            for role in ("airflow", "mlflow", "state"):
+                name = f"{stack.name}_{role}"
+                known = sa.text("SELECT 1 FROM pg_database WHERE datname = :n")
+                if not conn.execute(known, {"n": name}).first():
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+
+
 def drop_databases(stack: plan.Stack) -> None:
     """Drop the deployment's databases (a throwaway deployment: tests, benchmarks); run after `down`."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(sa.make_url(stack.postgres).set(drivername="postgresql+psycopg"),
-                              isolation_level="AUTOCOMMIT")
+    engine = admin_engine(stack)
     try:
         with engine.connect() as conn:
             for role in ("airflow", "mlflow", "state"):

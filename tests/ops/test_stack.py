@@ -77,7 +77,7 @@ def deployment(tmp_path_factory):
             env.delenv(name, raising=False)
         try:
             record = stack_cli.up(stack)
-            secrets = plan.load_secrets(plan.secrets_file(stack.name, stack.layout.root))
+            secrets = stack.secrets()
             for name, value in stack.railcast_env(secrets).items():  # this test reads what tasks wrote
                 env.setenv(name, value)
             api = AirflowApi(stack.airflow_port, "admin", secrets["admin_password"])
