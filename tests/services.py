@@ -46,6 +46,26 @@ def postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
+def require_stack_services(redis_url: str) -> None:
+    """What `railcast stack` needs: PostgreSQL (tried with a throwaway database), Redis and SeaweedFS's
+    binary; skips or fails naming the one that is missing."""
+    databases = postgres_database()
+    next(databases)
+    next(databases, None)
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis at {redis_url}", exc)
+    try:
+        from pipelines.ops.object_store import weed_binary
+
+        weed_binary()
+    except FileNotFoundError as exc:
+        unavailable("the S3 store (SeaweedFS)", exc)
+
+
 def state_database(kind: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point RAILCAST_DB_URL at a fresh PostgreSQL database ("postgresql") or unset it ("sqlite": the
     layout's file, `sqlite_url`); yields the URL and drops the database afterwards."""

@@ -55,15 +55,18 @@ def interval(dag_id: str, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return berlin(first, hour), berlin(first + dt.timedelta(days=1), hour)
 
 
-def demo_env(layout: Layout, port: int, params_file: Path, smtp: dict) -> dict[str, str]:
-    """Airflow's environment for the demo: Railcast's defaults tuned for latency, the preload plugin,
-    the demo params and the capture SMTP server."""
-    env = airflow_local.airflow_env(layout, port)
-    env.update(LATENCY_ENV)
+def demo_settings(layout: Layout, params_file: Path, smtp: dict) -> dict[str, str]:
+    """What the demo adds to either profile's Airflow environment: settings tuned for latency, the
+    preload plugin, the demo params and the capture SMTP server."""
     plugins = layout.airflow_home / "plugins"
     write_plugin(plugins)
-    env.update(plugin_env(plugins))
-    env.update({"RAILCAST_PARAMS": str(params_file), "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp)})
+    return {**LATENCY_ENV, **plugin_env(plugins), "RAILCAST_PARAMS": str(params_file),
+            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp)}
+
+
+def demo_env(layout: Layout, port: int, params_file: Path, smtp: dict) -> dict[str, str]:
+    """The embedded demo's Airflow environment: Railcast's embedded defaults plus `demo_settings`."""
+    env = {**airflow_local.airflow_env(layout, port), **demo_settings(layout, params_file, smtp)}
     env.pop("MLFLOW_TRACKING_URI", None)  # the demo's own store under RAILCAST_HOME
     return env
 
@@ -97,8 +100,8 @@ def wait_for_dags(api: AirflowApi, timeout_s: float = 240) -> None:
     raise AirflowError(f"the DAG processor did not serialize {DAG_IDS} in {timeout_s:.0f} s")
 
 
-def claim_wall_clock(api: AirflowApi, progress: Progress) -> None:
-    """Unpause the DAGs without letting the scheduler run real (wall-clock) intervals during the demo.
+def claim_wall_clock(api: AirflowApi, progress: Progress, dag_ids: tuple[str, ...] = DAG_IDS) -> None:
+    """Unpause `dag_ids` without letting the scheduler run real (wall-clock) intervals during the demo.
 
     With catchup off, an unpaused DAG gets a run for the latest real interval (and one more when the
     wall clock passes the next cron time), which has no data in a simulation. The scheduler skips an
@@ -107,7 +110,7 @@ def claim_wall_clock(api: AirflowApi, progress: Progress) -> None:
     are still paused). They stay: without them the scheduler would re-create the latest interval.
     """
     claimed = []
-    for dag_id in DAG_IDS:
+    for dag_id in dag_ids:
         info = api.dag(dag_id)
         start, end = info.get("next_dagrun_data_interval_start"), info.get("next_dagrun_data_interval_end")
         if not (info.get("next_dagrun_logical_date") and start and end):
@@ -120,7 +123,7 @@ def claim_wall_clock(api: AirflowApi, progress: Progress) -> None:
                         "simulated calendar: never run, it stops the scheduler from running it")
             api.set_run_state(dag_id, run_id, "failed")
         claimed.append(dag_id)
-    for dag_id in DAG_IDS:
+    for dag_id in dag_ids:
         api.set_paused(dag_id, False)
     progress(f"DAGs unpaused; wall-clock intervals claimed by placeholder runs for {claimed}")
 

@@ -1,10 +1,12 @@
-"""Preload Railcast's stage modules in the demo's Airflow scheduler, so tasks start without importing them.
+"""Preload Railcast's stage modules where the demo's tasks fork from, so they start without importing them.
 
-The LocalExecutor forks its workers from the scheduler and each task from a worker: whatever the
-scheduler imported is already in every task process. A fresh task otherwise pays 5-15 s of imports
-(pandas, Great Expectations, MLflow, LightGBM, Evidently) before doing a second of work, which on
-2 cores dominates a demo of ~150 short tasks. Only import: nothing is started (no threads, no pools),
-so forking stays safe. The plugin file is generated under the demo's Airflow home (runtime state).
+The LocalExecutor forks its workers from the scheduler and each task from a worker; a Celery worker
+forks its pool processes, and each task from one of those: whatever the scheduler (embedded) or the
+Celery worker (production) imported is already in every task process. A fresh task otherwise pays
+5-15 s of imports (pandas, Great Expectations, MLflow, LightGBM, Evidently) before doing a second of
+work, which on 2 cores dominates a demo of ~150 short tasks. Only import: nothing is started (no
+threads, no pools), so forking stays safe. The plugin file is generated under the demo's Airflow
+home (runtime state).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ EXTRA = ("airflow.sdk", "pipelines.runtime.orchestration", "pipelines.runtime.li
 PLUGIN = '''"""Written by `railcast demo` (see pipelines/demo/preload.py): preload stage modules."""
 import sys
 
-if sys.argv[1:2] == ["scheduler"]:
+if sys.argv[1:2] == ["scheduler"] or sys.argv[1:3] == ["celery", "worker"]:
     from pipelines.demo.preload import preload
 
     preload()

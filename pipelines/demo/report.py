@@ -24,8 +24,9 @@ BOOTSTRAP = "bootstrap"
 
 
 def demo_dir(layout: Layout) -> Path:
-    """RAILCAST_HOME/reports/demo: everything the demo writes about itself."""
-    return layout.dataset("reports") / "demo"
+    """RAILCAST_HOME/reports/demo: everything the demo writes about itself (local files also when the
+    datasets are in an object store)."""
+    return layout.root / "reports" / "demo"
 
 
 def emails_dir(layout: Layout) -> Path:

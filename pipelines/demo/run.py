@@ -1,7 +1,8 @@
 """`railcast demo` (`make demo`): the closed loop on the simulator, every stage an Airflow task.
 
 A construction event (params `simulation.scenarios`) hits one corridor from its start day; the demo
-runs the calendar day by day through `airflow standalone` (see pipelines.demo.days), captures the
+runs the calendar day by day through Airflow (see pipelines.demo.days): `airflow standalone` by
+default, the production deployment with `--stack production` (pipelines.demo.on_stack); it captures the
 alert emails with a local SMTP server and writes the summary under RAILCAST_HOME/reports/demo.
 A demo always starts clean: the previous demo's state under RAILCAST_HOME is removed first.
 """
@@ -65,18 +66,24 @@ def printer(t0: float):
 
 
 def run(params: Params, layout: Layout, scenario_name: str = "construction", days: int | None = None,
-        port: int | None = None, timeout_s: float = 900, say=None) -> dict:
-    """Run the demo end to end; returns the summary (also written to reports/demo/summary.json)."""
+        port: int | None = None, timeout_s: float = 900, say=None, stack: str = "embedded") -> dict:
+    """Run the demo end to end on Airflow's `stack` profile (embedded or production); returns the
+    summary (also written to reports/demo/summary.json)."""
     from pipelines.demo.session import run_session
 
     t0 = time.monotonic()
     say = say or printer(t0)
     scenario(params, scenario_name)  # a clear error for an unknown scenario before anything starts
+    if stack == "production":
+        from pipelines.demo.on_stack import stop_previous
+
+        stop_previous(layout, say)  # a demo killed before it could stop its deployment
     prepare_home(layout, say)
     raw = demo_params(params, scenario_name, days)
     params_file = write_params(raw, layout)
     demo = load_params(params_file)
-    return run_session(demo, layout, params_file, port=port, timeout_s=timeout_s, say=say, t0=t0)
+    return run_session(demo, layout, params_file, port=port, timeout_s=timeout_s, say=say, t0=t0,
+                       stack=stack)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +95,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None,
                         help="Airflow API/UI port on 127.0.0.1 during the demo (default: a free port)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for any one DAG run")
+    parser.add_argument("--stack", choices=("embedded", "production"), default="embedded",
+                        help="embedded: airflow standalone on SQLite (default); production: the `railcast "
+                             "stack` deployment (PostgreSQL, Redis, 2 Celery workers, MLflow server, S3 "
+                             "store) under the name railcast_demo")
 
 
 def main(args: argparse.Namespace, params: Params) -> dict:
@@ -96,7 +107,7 @@ def main(args: argparse.Namespace, params: Params) -> dict:
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection at INFO
     started = dt.datetime.now(dt.UTC)
     try:
-        summary = run(params, layout, args.scenario, args.days, args.port, args.timeout)
+        summary = run(params, layout, args.scenario, args.days, args.port, args.timeout, stack=args.stack)
     except KeyboardInterrupt:
         print("\ninterrupted: Airflow and the SMTP server are stopped; the next `make demo` starts clean.",
               flush=True)

@@ -9,12 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from statistics import mean
 
 from pipelines.config import Params, scenario
 from pipelines.demo.days import INGEST_AHEAD_DAYS, DayLoop
-from pipelines.demo.on_airflow import claim_wall_clock, demo_env, interval, standalone, wait_for_dags
+from pipelines.demo.on_airflow import (
+    claim_wall_clock,
+    demo_env,
+    demo_settings,
+    interval,
+    standalone,
+    wait_for_dags,
+)
 from pipelines.demo.report import (
     build_summary,
     data_versions,
@@ -24,6 +33,7 @@ from pipelines.demo.report import (
     format_table,
     promotions,
 )
+from pipelines.ops.airflow_api import AirflowApi
 from pipelines.ops.mail_capture import MailCapture, free_port
 from pipelines.registry import tracking
 from pipelines.registry.history import champion_at
@@ -38,17 +48,39 @@ def calendar(params: Params) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range(params.simulation.days)]
 
 
-def locations(layout: Layout, port_note: str) -> dict:
-    """Where the demo's outputs live and the commands that open the UIs."""
+def outputs(layout: Layout) -> dict:
+    """Where the demo's own outputs are (local files under RAILCAST_HOME in both profiles)."""
     return {"reports": str(demo_dir(layout)), "emails": str(emails_dir(layout)),
-            "data": f"{layout.root} (one directory per dataset, Parquet per hour or service date)",
             "data_versions": "the data_version tag of each model version (`railcast models`); "
-                             "`railcast reproduce VERSION` rebuilds one",
+                             "`railcast reproduce VERSION` rebuilds one"}
+
+
+def locations(layout: Layout, port_note: str) -> dict:
+    """Where the embedded demo's outputs live and the commands that open the UIs."""
+    return {"data": f"{layout.root} (one directory per dataset, Parquet per hour or service date)",
             "mlflow": f"{tracking.tracking_uri(layout)}, artifacts {layout.mlflow_dir / 'artifacts'}",
             "alias_history": f"table alias_moves in {redacted(database_url(layout))} (`railcast models`)",
             "airflow_home": str(layout.airflow_home),
             "airflow_ui": f"make airflow  -> http://127.0.0.1:8080 (user admin, {port_note})",
             "mlflow_ui": "make mlflow  -> http://127.0.0.1:5000"}
+
+
+@contextmanager
+def embedded(layout: Layout, params_file: Path, smtp: dict, port: int,
+             say) -> Iterator[tuple[AirflowApi, Layout, dict]]:
+    """`airflow standalone` (SQLite, LocalExecutor) with the demo's settings."""
+    with standalone(layout, demo_env(layout, port, params_file, smtp), port, say) as api:
+        yield api, layout, locations(layout, f"password in {layout.airflow_home / 'passwords.json'}")
+
+
+def airflow(stack: str, params: Params, layout: Layout, params_file: Path, smtp: dict, port: int, say):
+    """The demo's Airflow in profile `stack` (embedded or production): a context manager that yields an
+    API client, the layout the driver reads data through and where things are."""
+    if stack == "production":
+        from pipelines.demo.on_stack import production
+
+        return production(params, layout, demo_settings(layout, params_file, smtp), port, say)
+    return embedded(layout, params_file, smtp, port, say)
 
 
 def summarize(params: Params, layout: Layout, results: list[dict], as_of: dt.datetime, extra: dict) -> dict:
@@ -99,18 +131,19 @@ def flush_outbox(params: Params, layout: Layout, smtp: dict) -> dict:
 
 
 def run_session(params: Params, layout: Layout, params_file: Path, port: int | None, timeout_s: float,
-                say, t0: float) -> dict:
+                say, t0: float, stack: str = "embedded") -> dict:
     """Capture SMTP, start Airflow, drive the calendar, write the reports; both servers always stop."""
     from pipelines.demo.page import write_html, write_plot
     from pipelines.demo.report import write_summary
 
     dates, port = calendar(params), port or free_port()
     results: list[dict] = []
-    info = {"locations": locations(layout, f"password in {layout.airflow_home / 'passwords.json'}")}
+    info: dict = {"stack": stack}
     with MailCapture(emails_dir(layout)) as capture:
         smtp = capture.connection(params.alerts.sender)
         say(f"SMTP capture on 127.0.0.1:{capture.port} -> {capture.directory}")
-        with standalone(layout, demo_env(layout, port, params_file, smtp), port, say) as api:
+        with airflow(stack, params, layout, params_file, smtp, port, say) as (api, layout, where):
+            info["locations"] = {**outputs(layout), **where}
             wait_for_dags(api)
             claim_wall_clock(api, say)
             loop = DayLoop(api, params, layout, say, timeout_s)
@@ -130,9 +163,9 @@ def run_session(params: Params, layout: Layout, params_file: Path, port: int | N
                 summary = summarize(params, layout, results, interval("monitor", day)[1], info)
                 write_summary(summary, layout)
                 say(day_line(result, summary["days"][-1], champion_at(layout)))
-        flush_outbox(params, layout, smtp)
-    info["elapsed_seconds"] = round(time.monotonic() - t0, 1)
-    summary = summarize(params, layout, results, interval("monitor", dates[-1])[1], info)
+            flush_outbox(params, layout, smtp)  # while the stores are up (production: they stop next)
+            summary = summarize(params, layout, results, interval("monitor", dates[-1])[1], info)
+    summary["elapsed_seconds"] = round(time.monotonic() - t0, 1)  # shutdown included
     folder = demo_dir(layout)
     write_plot(summary, folder / "skill.png")
     write_html(summary, folder / "skill.png", folder / "summary.html")

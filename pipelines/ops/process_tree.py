@@ -130,17 +130,20 @@ class Service:
         """Poll `ready()` (truthy: up; OSError: not yet) until it is up; stop and raise after timeout_s or
         when the process exits first, naming the log."""
         deadline, error = time.monotonic() + timeout_s, None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: see {self.log_file}")
-            try:
-                if ready():
-                    return
-            except OSError as exc:  # urllib's URLError and pyarrow's errors are OSErrors
-                error = exc
-            time.sleep(0.5)
-        self.stop()
-        raise TimeoutError(f"{self.name} not ready in {timeout_s:.0f} s ({error}); see {self.log_file}")
+        try:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: see {self.log_file}")
+                try:
+                    if ready():
+                        return
+                except OSError as exc:  # urllib's URLError and pyarrow's errors are OSErrors
+                    error = exc
+                time.sleep(0.5)
+            raise TimeoutError(f"{self.name} not ready in {timeout_s:.0f} s ({error}); see {self.log_file}")
+        except BaseException:  # whatever went wrong (Ctrl-C too), nothing it started may outlive it
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Stop it and everything it started."""

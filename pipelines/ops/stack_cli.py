@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -42,18 +43,14 @@ def up(stack: plan.Stack) -> dict:
         return record
     ensure_databases(stack)
     print(f"starting {', '.join(n for n, _ in missing)}; logs in {stack.folder / 'logs'}", flush=True)
-    started: list[Service] = []
-    try:
-        if not any(name.startswith("airflow") for name in running):  # a first start (init is idempotent)
-            admin = {plan.ADMIN_PASSWORD_ENV: found["admin_password"]}
-            subprocess.run([sys.executable, "-m", "pipelines", "stack", "init"], check=True,
-                           stdout=subprocess.DEVNULL, env={**stack.airflow_env(found), **admin})
-        for _, start in missing:
-            started.append(start())
-    except BaseException:
-        for service in reversed(started):
-            service.stop()
-        raise
+
+    def init() -> None:  # Airflow's database and admin, on a first start (it is idempotent)
+        admin = {plan.ADMIN_PASSWORD_ENV: found["admin_password"]}
+        subprocess.run([sys.executable, "-m", "pipelines", "stack", "init"], check=True,
+                       stdout=subprocess.DEVNULL, env={**stack.airflow_env(found), **admin})
+
+    first = not any(name.startswith("airflow") for name in running)
+    started = start_waves(missing, init if first else None)
     running.update({s.name: {"name": s.name, "pid": s.proc.pid, "start": start_time(s.proc.pid),
                              "log": str(s.log_file)} for s in started})
     record = {"name": stack.name, "urls": stack.urls(), "user": ADMIN,
@@ -62,6 +59,29 @@ def up(stack: plan.Stack) -> dict:
     stack.folder.mkdir(parents=True, exist_ok=True)
     (stack.folder / "stack.json").write_text(json.dumps(record, indent=2))
     return record
+
+
+def start_waves(missing: list[tuple[str, Callable[[], Service]]],
+                init: Callable[[], None] | None) -> list[Service]:
+    """Start the stores (with Airflow's `init`, if given) together, then every Airflow component
+    together; each start returns once its service answers. On any failure (or Ctrl-C) stop what
+    started, then raise."""
+    started: list[Service] = []
+    waves = [[start for name, start in missing if not name.startswith("airflow")],
+             [start for name, start in missing if name.startswith("airflow")]]
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:  # leaving it waits for every start in flight
+            for n, wave in enumerate(waves):
+                jobs = [pool.submit(lambda start=start: started.append(start())) for start in wave]
+                jobs += [pool.submit(init)] if init is not None and n == 0 else []
+                errors = [job.exception() for job in jobs]
+                if any(errors):
+                    raise next(e for e in errors if e)
+    except BaseException:
+        for service in reversed(started):
+            service.stop()
+        raise
+    return started
 
 
 def read_record(stack: plan.Stack) -> dict | None:

@@ -27,7 +27,7 @@ def answers(url: str) -> bool:
 
 def workers_answer(stack: plan.Stack, names: set[str]) -> bool:
     """Every Celery worker of `names` (worker-1, ...) answers a ping through the broker."""
-    from celery import Celery
+    from celery import Celery  # first imported by `services`: celery's lazy package breaks under threads
 
     app = Celery(broker=stack.redis, broker_transport_options={"global_keyprefix": f"{stack.name}:"})
     try:
@@ -40,6 +40,8 @@ def workers_answer(stack: plan.Stack, names: set[str]) -> bool:
 def services(stack: plan.Stack, found: dict[str, str]) -> list[tuple[str, Callable[[], Service]]]:
     """Every service of the deployment in start order, each with the function that starts it and
     returns once it answers."""
+    from celery import Celery  # noqa: F401 (here, in one thread: two threads at once fail on its lazy names)
+
     from pipelines.ops.mlflow_server import MlflowServer
     from pipelines.ops.object_store import SeaweedStore
 

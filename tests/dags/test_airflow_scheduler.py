@@ -16,6 +16,7 @@ import time
 import pytest
 
 from benchmarks.bench_train import write_days
+from pipelines.demo.on_airflow import claim_wall_clock
 from pipelines.ops import airflow_local
 from pipelines.ops.airflow_api import AirflowApi
 from pipelines.ops.process_tree import family, process_table
@@ -87,7 +88,9 @@ def test_backfill_create_under_the_scheduler_rewrites_identical_partitions(stand
     """`airflow backfill create` (the CLI users run) queues ingest runs the scheduler executes; a second
     backfill of the same days reprocesses them into byte-identical hour partitions."""
     api, layout, env = standalone["api"], standalone["layout"], standalone["env"]
-    api.set_paused("ingest", False)  # build_dataset stays paused: the full chain is test_backfill.py's
+    # unpaused with its wall-clock intervals claimed (a real ingest of today would run otherwise and
+    # outlive the test); build_dataset stays paused: the full chain is test_backfill.py's
+    claim_wall_clock(api, lambda _: None, ("ingest",))
     days = ["2025-09-22", "2025-09-23"]
     backfill = [airflow_local.airflow_bin(), "backfill", "create", "--dag-id", "ingest",
                 "--from-date", days[0], "--to-date", days[-1], "--dag-run-conf", '{"source": "simulator"}',

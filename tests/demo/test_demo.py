@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -144,13 +145,20 @@ def processes_of(airflow_home: Path) -> list[int]:
     return found
 
 
-@slow  # the closed loop itself through Airflow standalone (about 3.5 min on a quiet 2-core machine)
-def test_the_closed_loop_through_airflow(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    params = load_params(small_params(tmp_path))
-    layout = Layout(params, tmp_path / "home")
-    summary = demo.run(params, layout, "construction", days=6, timeout_s=600)
-    assert processes_of(layout.airflow_home) == [], "Airflow left processes behind"
+@pytest.fixture(scope="module")
+def embedded_loop(tmp_path_factory) -> dict:
+    """The closed loop through Airflow standalone on a 6-day calendar (about 3.5 min, quiet 2 cores)."""
+    root = tmp_path_factory.mktemp("embedded")
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("MLFLOW_TRACKING_URI", raising=False)
+        params = load_params(small_params(root))
+        layout = Layout(params, root / "home")
+        summary = demo.run(params, layout, "construction", days=6, timeout_s=600)
+    return {"summary": summary, "layout": layout}
+
+
+def check_closed_loop(summary: dict, layout: Layout) -> None:
+    """What any demo run of the 6-day construction calendar must show, in either profile."""
     on_disk = json.loads((layout.root / "reports" / "demo" / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(on_disk) and all(DAY_KEYS <= set(d) for d in on_disk["days"])
     days = summary["days"]
@@ -165,6 +173,46 @@ def test_the_closed_loop_through_airflow(tmp_path: Path, monkeypatch) -> None:
     mails = subjects([layout.root / e for e in summary["emails"]])
     assert any("drift" in s for s in mails) and any("promoted" in s for s in mails), mails
     assert (layout.root / "reports" / "demo" / "summary.html").exists()
+
+
+@slow
+def test_the_closed_loop_through_airflow(embedded_loop) -> None:
+    layout = embedded_loop["layout"]
+    assert processes_of(layout.airflow_home) == [], "Airflow left processes behind"
+    check_closed_loop(embedded_loop["summary"], layout)
+
+
+@slow  # `make demo STACK=production` on the 6-day calendar: about 6 min more
+def test_the_production_deployment_gives_the_same_table(embedded_loop, tmp_path: Path, monkeypatch) -> None:
+    """The same demo on `railcast stack` (PostgreSQL, Redis, two Celery workers, MLflow server, S3 store):
+    every task on a worker, and the same results, day by day, as the embedded profile."""
+    import sqlalchemy as sa
+
+    from pipelines.demo import on_stack
+    from pipelines.ops import stack as plan
+    from pipelines.ops.stack_services import drop_databases
+    from tests.services import require_stack_services
+
+    require_stack_services(plan.DEFAULT_REDIS)
+    monkeypatch.setattr(on_stack, "NAME", f"rcdemo{uuid.uuid4().hex[:8]}")  # a database name per test
+    monkeypatch.setenv(plan.SECRETS_DIR_ENV, str(tmp_path / "secrets"))
+    params = load_params(small_params(tmp_path))
+    layout = Layout(params, tmp_path / "home")
+    stack = on_stack.demo_stack(layout, 0)
+    try:
+        summary = demo.run(params, layout, "construction", days=6, timeout_s=600, stack="production")
+        engine = sa.create_engine(stack.database("airflow", "psycopg"))
+        with engine.connect() as conn:
+            hosts = dict(conn.execute(sa.text("SELECT hostname, count(*) FROM task_instance "
+                                              "WHERE state = 'success' GROUP BY hostname")).all())
+        engine.dispose()
+    finally:
+        drop_databases(stack)
+    assert processes_of(stack.folder / "airflow") == [], "the deployment left processes behind"
+    assert set(hosts) == {"worker-1", "worker-2"}, f"every task on a Celery worker, both took some: {hosts}"
+    check_closed_loop(summary, layout)
+    assert summary["stack"] == "production" and summary["reports"]["drift"].startswith("s3://")
+    assert demo_report.format_table(summary) == demo_report.format_table(embedded_loop["summary"])
 
 
 def test_api_client_retries_server_errors_and_treats_a_repeated_trigger_as_done() -> None:

@@ -154,6 +154,34 @@ def test_stop_kills_orphaned_workers_and_tasks_in_their_own_session():
     assert not [pid for pid in family if pid in alive and alive[pid][2] != "Z"], "an orphan survived"
 
 
+@pytest.mark.parametrize("failure", [ValueError("a readiness check that crashes"), KeyboardInterrupt()])
+def test_a_service_whose_start_fails_leaves_nothing_running(tmp_path, failure):
+    """`stack up` starts services in threads: one whose readiness check raises (a library that failed to
+    import, Ctrl-C) must stop what it spawned, or it runs on unrecorded."""
+
+    class Sleeper(process_tree.Service):
+        name = "sleeper"
+
+        def start(self):
+            # SIGINT back to default: a test run started in the background inherits it ignored
+            code = "import signal, subprocess; signal.signal(signal.SIGINT, signal.default_int_handler); " \
+                   "subprocess.run(['sleep', '300'], preexec_fn=lambda: signal.signal(2, signal.SIG_DFL))"
+            self.spawn([sys.executable, "-c", code], {}, tmp_path / "sleeper.log")
+            time.sleep(0.5)
+            self.seen = process_tree.family(self.proc.pid, set())
+
+            def ready():
+                raise failure
+            self.wait_ready(ready, timeout_s=30)
+            return self
+
+    service = Sleeper()
+    with pytest.raises(type(failure)):
+        service.start()
+    assert service.proc is None and len(service.seen) == 2, "python and its `sleep`"
+    assert [pid for pid, start in service.seen if process_tree.Detached(pid, start).alive()] == []
+
+
 def test_cli_help(capsys):
     try:
         cli_main(["airflow", "--help"])

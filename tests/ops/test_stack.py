@@ -1,7 +1,10 @@
 """The production deployment, started the way a user starts it (`railcast stack up`): PostgreSQL metadata,
 Celery workers fed through Redis, the FAB auth manager, an MLflow server and the S3 store, each a process of
-its own on loopback. A drift event's retrain runs on the workers and promotes; the admin signs in through
-the UI in a real browser; `down` leaves no process behind.
+its own on loopback. Every listener is on loopback; the admin signs in through the UI in a real browser;
+backfills run on both workers through a killed worker, a killed scheduler and dropped database
+connections with identical bytes; `down` leaves no process behind. (The closed loop on this deployment,
+a drift event's retrain on the workers and its promotion included, is `make demo STACK=production`'s
+test in tests/demo/test_demo.py.)
 """
 
 from __future__ import annotations
@@ -15,48 +18,27 @@ import uuid
 
 import pytest
 
-from benchmarks.bench_train import write_days
+from pipelines.demo.on_airflow import claim_wall_clock
 from pipelines.ops import stack as plan
 from pipelines.ops import stack_cli
 from pipelines.ops.airflow_api import AirflowApi
 from pipelines.ops.object_store import free_port_pairs
 from pipelines.ops.process_tree import Detached, family, signal_all
 from pipelines.ops.stack_services import drop_databases
-from pipelines.registry import history, tracking
 from pipelines.runtime import schedule
 from pipelines.storage import Layout
 from tests.airflow_helpers import Mailbox, free_port, slow, small_params
-from tests.dags.test_airflow_scheduler import wait_asset_run, wait_for_mail
-from tests.services import POSTGRES, postgres_database, unavailable
+from tests.services import POSTGRES, require_stack_services, unavailable
 
 pytestmark = [pytest.mark.e2e, slow]
 REDIS = "redis://127.0.0.1:6379/0"
-
-
-def require_services() -> None:
-    """PostgreSQL (via a throwaway database), Redis and SeaweedFS's binary, or skip/fail naming them."""
-    databases = postgres_database()
-    next(databases)
-    next(databases, None)
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        unavailable(f"Redis at {REDIS}", exc)
-    try:
-        from pipelines.ops.object_store import weed_binary
-
-        weed_binary()
-    except FileNotFoundError as exc:
-        unavailable("the S3 store (SeaweedFS)", exc)
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     """`railcast stack up` with two workers on free ports, its own databases and Redis key prefix; the
     DAGs start paused (the daily ones would run today's interval); stopped and dropped at the end."""
-    require_services()
+    require_stack_services(REDIS)
     root = tmp_path_factory.mktemp("stack")
     params_file, params, _ = small_params(root)
     mailbox = Mailbox()
@@ -67,7 +49,7 @@ def deployment(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv(plan.SECRETS_DIR_ENV, str(root / "secrets"))
         env.setenv("RAILCAST_PARAMS", str(params_file))
-        env.setenv("AIRFLOW_CONN_SMTP_DEFAULT", mailbox.connection())
+        env.setenv("AIRFLOW_CONN_SMTP_DEFAULT", mailbox.connection())  # no alert leaves the test
         env.setenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "True")
         # a killed worker's task is noticed after 45 s without heartbeat (Airflow's default: 300 s) and a
         # task it had reserved is requeued after 60 s in the queue (default 600 s)
@@ -107,26 +89,6 @@ def test_every_listener_is_on_loopback_and_anonymous_calls_are_refused(deploymen
         urllib.request.urlopen(f"{base}/api/v2/dags", timeout=10)
     assert refused.value.code in (401, 403)
     assert stack_cli.status(deployment["stack"])["answering"] == {"airflow": True, "mlflow": True, "s3": True}
-
-
-def test_a_drift_event_retrains_on_the_celery_workers_and_promotes(deployment):
-    api, params, stack = deployment["api"], deployment["params"], deployment["stack"]
-    layout = Layout(params, stack.layout.root, data=f"s3://{plan.BUCKET}/data")  # where the workers write
-    as_of = write_days(params, layout, params.simulation.start_date, 5, 500)
-    api.set_paused("retrain", False)
-    drift = api.call("GET", f"/api/v2/assets?uri_pattern={schedule.ASSET_DRIFT}")["assets"][0]
-    api.call("POST", "/api/v2/assets/events", {"asset_id": drift["id"], "extra": {
-        "day": "2025-09-05", "window_end": as_of.isoformat(), "evidence": {"drifted": ["delay_at_pred"]}}})
-    run = wait_asset_run(api, timeout_s=180)
-    assert api.wait_finished("retrain", run["dag_run_id"], timeout_s=900)["state"] == "success"
-    hosts = {t["task_id"]: t["hostname"] for t in api.task_instances("retrain", run["dag_run_id"])}
-    assert set(hosts.values()) <= {"worker-1", "worker-2"}, f"every task ran on a Celery worker: {hosts}"
-    assert tracking.get_alias(layout, tracking.CHAMPION) == "1"
-    moves = [e["to"] for e in history.read_audit(layout) if (e["action"], e["alias"]) == ("move", "champion")]
-    assert moves == ["1"], "the promotion is in the state database on PostgreSQL"
-    wait_for_mail(deployment["mailbox"], 1, timeout_s=60)
-    assert [m["Subject"] for m in deployment["mailbox"].messages] == [
-        "[railcast] model version 1 promoted to champion"]
 
 
 def test_the_admin_signs_in_through_the_ui_and_sees_the_dags(deployment):
@@ -175,8 +137,7 @@ def backfill(deployment) -> None:
 
 
 def running_task(api: AirflowApi, timeout_s: float = 300) -> dict:
-    """The first task instance of a backfill run of ingest seen running, with the worker it runs on
-    (unpausing `ingest` also starts today's scheduled run, which is not the one to watch)."""
+    """The first task instance of a backfill run of ingest seen running, with the worker it runs on."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = api.call("GET", "/api/v2/dags/ingest/dagRuns/~/taskInstances?state=running")["task_instances"]
@@ -199,7 +160,7 @@ def snapshot_partitions(deployment) -> dict[str, bytes]:
 
 
 def ingest_task_instances(api: AirflowApi) -> list[dict]:
-    """Task instances of the backfill runs (unpausing `ingest` also starts today's scheduled run)."""
+    """Task instances of the backfill runs."""
     found = api.call("GET", "/api/v2/dags/ingest/dagRuns/~/taskInstances?limit=1000")["task_instances"]
     return [t for t in found if t["dag_run_id"].startswith("backfill__")]
 
@@ -209,7 +170,7 @@ def test_a_backfill_runs_on_both_workers_and_survives_a_killed_worker(deployment
     the missing heartbeat and retries the task on the other worker; every run completes; `stack up`
     brings the dead worker back."""
     api, stack = deployment["api"], deployment["stack"]
-    api.set_paused("ingest", False)
+    claim_wall_clock(api, lambda _: None, ("ingest",))  # unpaused, without a real-time run of today
     backfill(deployment)
     victim = running_task(api)
     kill(deployment, f"airflow-{victim['hostname']}")
