@@ -4,8 +4,10 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export RAILCAST_HOME ?= $(CURDIR)/.railcast
 PY := .venv/bin/python
+# make demo STACK=production: the demo on the production deployment (railcast stack)
+STACK ?= embedded
 
-.PHONY: help setup test test-quick demo bench repro lint airflow mlflow stack stack-down browser clean
+.PHONY: help setup test test-quick demo bench repro lint airflow mlflow serve stack stack-down browser clean
 
 help: ## Show this help
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,8 +35,8 @@ bench: setup ## Run the benchmarks; JSON results land in benchmarks/results/
 repro: setup ## dvc repro with the project's environment first on PATH (DVC stages call `python`)
 	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dvc repro
 
-demo: setup ## Run the closed loop on the simulator (see README)
-	$(PY) -m pipelines demo
+demo: setup ## Run the closed loop on the simulator (see README; STACK=production for the production deployment)
+	$(PY) -m pipelines demo --stack $(STACK)
 
 airflow: setup ## Start Airflow standalone on 127.0.0.1:8080 (Ctrl-C stops it)
 	$(PY) -m pipelines airflow
@@ -52,6 +54,9 @@ browser: ## Install Debian's Chromium for the UI login test (root, or sudo)
 
 mlflow: setup ## Open the MLflow UI on 127.0.0.1:5000
 	$(PY) -m pipelines mlflow-ui
+
+serve: setup ## The prediction API over the champion on 127.0.0.1:8000 (see docs/SERVING.md)
+	$(PY) -m pipelines serve
 
 clean: ## Remove runtime state under RAILCAST_HOME (asks no questions)
 	rm -rf "$(RAILCAST_HOME)"

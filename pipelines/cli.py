@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "Start Airflow standalone on 127.0.0.1:8080 under RAILCAST_HOME"),
     "stack": ("pipelines.ops.stack_cli",
               "The production deployment on this machine (PostgreSQL, Redis, Celery): up, status, down"),
+    "serve": ("pipelines.serving.server",
+              "The prediction API on 127.0.0.1:8000: /v1/predict, /healthz, /metrics (hot reload)"),
     "mlflow-ui": ("pipelines.registry.commands",
                   "Open the MLflow UI on 127.0.0.1:5000 for the embedded store"),
 }

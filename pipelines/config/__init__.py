@@ -15,11 +15,12 @@ from pipelines.config.sections import (
     Params,
     Paths,
     Scenario,
+    Serve,
     Simulation,
     Train,
     Validation,
 )
 
 __all__ = ["DEFAULT_PARAMS", "PROJECT_ROOT", "Alerts", "ConfigError", "Detection", "FaultProfile", "Features",
-           "Gate", "Ingest", "Monitor", "Params", "Paths", "Scenario", "Simulation", "Train", "Validation",
-           "load_params", "scenario"]
+           "Gate", "Ingest", "Monitor", "Params", "Paths", "Scenario", "Serve", "Simulation", "Train",
+           "Validation", "load_params", "scenario"]

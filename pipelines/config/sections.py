@@ -160,6 +160,17 @@ class Lineage:
 
 
 @dataclass(frozen=True)
+class Serve:
+    """`railcast serve`: the prediction API."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    reload_seconds: float = 30.0   # how often the champion alias is checked (hot reload)
+    max_rows: int = 1000           # rows per POST /v1/predict
+    max_body_bytes: int = 2_000_000
+
+
+@dataclass(frozen=True)
 class Params:
     paths: Paths
     simulation: Simulation
@@ -172,3 +183,4 @@ class Params:
     monitor: Monitor
     alerts: Alerts
     lineage: Lineage = field(default_factory=Lineage)
+    serve: Serve = field(default_factory=Serve)

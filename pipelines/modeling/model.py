@@ -98,7 +98,11 @@ class DelayModel:
         """Predicted arrival delay at the planned destination, minutes."""
         if frame.empty:
             return np.zeros(0)
-        return self.booster.predict(feature_matrix(frame, self.vocab))
+        return self.booster.predict(self.matrix(frame))
+
+    def matrix(self, frame: Rows) -> pd.DataFrame:
+        """The booster's input for `frame` (categoricals encoded with this model's vocabularies)."""
+        return feature_matrix(frame, self.vocab)
 
     def save(self, directory: str | DataPath) -> DataPath:
         """Write model.txt and vocabularies.json atomically (here or in the store); returns the model file."""

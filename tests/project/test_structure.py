@@ -15,7 +15,7 @@ from tests.project import module_graph as mg
 pytestmark = pytest.mark.unit
 
 RAIL = ("sources", "detection", "features")                        # know trains and departure boards
-PLATFORM = ("validation", "modeling", "registry", "monitoring", "runtime", "state")  # domain-free
+PLATFORM = ("validation", "modeling", "registry", "monitoring", "runtime", "state", "serving")  # domain-free
 ENTRY = ("pipelines", "pipelines.__main__", "pipelines.cli", "pipelines.stages")  # python -m pipelines
 MAX_LINES = 200
 MAX_TOP_LEVEL = 10
@@ -55,6 +55,7 @@ ALLOWED = {
     "monitoring": {"modeling", "registry", "state"},
     "runtime": {"monitoring", "registry", "state"}, "ops": {"runtime"}, "state": set(),
     "demo": {"monitoring", "ops", "registry", "runtime", "state", "validation"},
+    "serving": {"modeling", "registry"},
 }
 CORE = {"", "config", "storage"}
 

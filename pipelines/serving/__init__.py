@@ -1,0 +1,1 @@
+"""`railcast serve`: the prediction API over the registry's champion, hot reload, Prometheus metrics."""

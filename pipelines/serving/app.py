@@ -1,0 +1,114 @@
+"""The prediction API (FastAPI on uvicorn): POST /v1/predict, GET /healthz, GET /metrics.
+
+FastAPI because it is the ASGI framework most teams already run (Starlette underneath, OpenAPI docs at
+/docs for free) and uvicorn its usual server. Handlers never let an input error escape as a 500: bad
+input is a 4xx whose body names the field; anything else is a logged 500 and the server carries on.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from pipelines.config import Serve
+from pipelines.serving import rows
+from pipelines.serving.champion import Champion
+from pipelines.serving.metrics import Metrics
+
+ROUTES = ("/v1/predict", "/healthz", "/metrics", "/docs", "/openapi.json")  # metric labels; else "other"
+
+
+class Measure:
+    """ASGI middleware: count and time every request by route and status (cheaper than Starlette's
+    BaseHTTPMiddleware on the one-row path)."""
+
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start, status = time.perf_counter(), [500]
+
+        async def sending(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope["path"] if scope["path"] in ROUTES else "other"
+            self.metrics.requests.labels(route, scope["method"], str(status[0])).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - start)
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) beyond `limit` bytes before it is all read."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise rows.BadInput(f"body of {declared} bytes: at most {limit} (serve.max_body_bytes)", status=413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise rows.BadInput(f"body over {limit} bytes (serve.max_body_bytes)", status=413)
+    return bytes(body)
+
+
+def refused(error: rows.BadInput) -> JSONResponse:
+    return JSONResponse({"error": str(error), "field": error.field}, status_code=error.status)
+
+
+def create_app(settings: Serve, champion: Champion, metrics: Metrics) -> Measure:
+    """The API over `champion` (already refreshed or watching; the app does not start threads), as an
+    ASGI application wrapped in the request metrics."""
+    app = FastAPI(title="Railcast prediction API", version="1",
+                  description="Predicted arrival delay at the destination, from the registry's champion.")
+
+    @app.post("/v1/predict")
+    async def predict(request: Request, explain: bool = False) -> Response:
+        """Features in (every feature of the served model, null where unknown), minutes of delay out;
+        `?explain=true` adds each feature's contribution (LightGBM `pred_contrib`; with `bias` they sum
+        to the prediction)."""
+        loaded = champion.current  # taken once: a swap during this request does not affect it
+        if loaded is None:
+            return JSONResponse({"error": "no champion yet: train and promote a model first "
+                                          "(`railcast retrain --reason ...` or the retrain DAG)"}, 503)
+        try:
+            found = rows.parse(await bounded_body(request, settings.max_body_bytes), settings.max_rows)
+            features = rows.frame(found, loaded)
+        except rows.BadInput as error:
+            return refused(error)
+        matrix = loaded.model.matrix(features)
+        values = loaded.model.booster.predict(matrix)
+        metrics.predictions.labels(loaded.version).inc(len(values))
+        metrics.rows.observe(len(values))
+        answer = {"model_version": loaded.version, "model_sha256": loaded.sha256, "unit": "minutes",
+                  "predictions": [round(float(v), 4) for v in values]}
+        if explain:
+            parts = np.asarray(loaded.model.booster.predict(matrix, pred_contrib=True))
+            names = [*matrix.columns, "bias"]
+            answer["contributions"] = [dict(zip(names, map(float, row), strict=True)) for row in parts]
+        return JSONResponse(answer)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """200 with the served version and its hash once a champion is loaded, else 503."""
+        loaded = champion.current
+        checked = champion.checked_at.isoformat() if champion.checked_at else None
+        if loaded is None:
+            return JSONResponse({"status": "no champion", "alias_checked_at": checked}, 503)
+        return JSONResponse({"status": "ok", "model_version": loaded.version, "sha256": loaded.sha256,
+                             "promoted_at": loaded.promoted_at, "loaded_at": loaded.loaded_at,
+                             "alias_checked_at": checked, "reload_seconds": champion.reload_s})
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Measure(app, metrics)
