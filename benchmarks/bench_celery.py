@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from pipelines.config import PROJECT_ROOT, load_params
+from pipelines.demo.on_airflow import claim_wall_clock
 from pipelines.storage import Layout
 from pipelines.timeutil import BERLIN
 
@@ -116,7 +117,7 @@ def embedded_latencies(root: Path, params_file: Path, shared: dict[str, str]) ->
         airflow_local.wait_healthy(port, proc, timeout_s=300)
         api = AirflowApi(port, airflow_local.ADMIN, password)
         api.wait_dags(["ingest"])
-        api.set_paused("ingest", False)
+        claim_wall_clock(api, lambda _: None, ("ingest",))
         backfill(api, env, "ingest", LATENCY_DAYS, 1, '{"source": "simulator"}')
         return latencies(api, "ingest", LATENCY_DAYS)
     finally:
@@ -126,7 +127,7 @@ def embedded_latencies(root: Path, params_file: Path, shared: dict[str, str]) ->
 def run() -> dict:
     from pipelines.ops import stack as plan
     from pipelines.ops import stack_cli
-    from pipelines.ops.airflow_api import AirflowApi
+    from pipelines.ops.airflow_api import AirflowApi, AirflowError
     from pipelines.ops.object_store import free_port_pairs
     from pipelines.ops.process_tree import Detached, stop_tree
     from pipelines.ops.stack_services import drop_databases
@@ -149,11 +150,15 @@ def run() -> dict:
                 env = stack.airflow_env(found)
                 api = AirflowApi(stack.airflow_port, "admin", found["admin_password"])
                 api.wait_dags(DAG_IDS)
-                api.set_paused("ingest", False)
+                claim_wall_clock(api, lambda _: None, ("ingest",))  # no real-time run beside the backfills
                 ingest = backfill(api, env, "ingest", INGEST_DAYS, 4, '{"source": "simulator"}')
                 backfill(api, env, "ingest", LATENCY_DAYS, 1, '{"source": "simulator"}')
                 celery = latencies(api, "ingest", LATENCY_DAYS)
-                api.set_paused("build_dataset", False)
+                try:  # the ingest backfills' snapshots events would start asset runs beside the backfill
+                    api.call("DELETE", "/api/v2/dags/build_dataset/assets/queuedEvents")
+                except AirflowError:  # 404: none queued
+                    pass
+                claim_wall_clock(api, lambda _: None, ("build_dataset",))
                 two = backfill(api, env, "build_dataset", BUILD_DAYS, 4)
                 worker = next(s for s in record["services"] if s["name"] == "airflow-worker-2")
                 stop_tree(Detached(worker["pid"], worker["start"]), timeout_s=30)
