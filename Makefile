@@ -7,7 +7,7 @@ PY := .venv/bin/python
 # make demo STACK=production: the demo on the production deployment (railcast stack)
 STACK ?= embedded
 
-.PHONY: help setup test test-quick demo bench repro lint airflow mlflow serve stack stack-down browser clean
+.PHONY: help setup test test-quick demo bench repro lint airflow mlflow serve stack stack-down tools clean
 
 help: ## Show this help
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,10 +47,11 @@ stack: setup ## Start the production deployment here (PostgreSQL + Redis needed;
 stack-down: setup ## Stop everything `make stack` started
 	$(PY) -m pipelines stack down
 
-browser: ## Install Debian's Chromium for the UI login test (root, or sudo)
-	@command -v chromium >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
-	@chromium --version 2>/dev/null
+tools: ## Install Debian's Chromium (UI login test) and Prometheus (scrape test), root or sudo
+	@missing=""; for tool in chromium prometheus; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+	@chromium --version 2>/dev/null; prometheus --version 2>&1 | head -1
 
 mlflow: setup ## Open the MLflow UI on 127.0.0.1:5000
 	$(PY) -m pipelines mlflow-ui

@@ -90,12 +90,13 @@ def load_secrets(path: Path) -> dict[str, str]:
 COMPOSE_SECRETS = {"POSTGRES_PASSWORD": "postgres_password", "AIRFLOW_ADMIN_PASSWORD": "admin_password",
                    "AIRFLOW_FERNET_KEY": "fernet_key", "AIRFLOW_JWT_SECRET": "jwt_secret",
                    "AIRFLOW_API_SECRET_KEY": "api_secret_key", "S3_ACCESS_KEY": "s3_access_key",
-                   "S3_SECRET_KEY": "s3_secret_key"}
+                   "S3_SECRET_KEY": "s3_secret_key", "GRAFANA_ADMIN_PASSWORD": "grafana_password"}
 
 
 def write_env_file(path: Path) -> Path:
     """A compose `.env` with fresh secrets (mode 0600; refuses to overwrite one)."""
-    made = {**generate(), "postgres_password": random.token_urlsafe(24)}
+    made = {**generate(), "postgres_password": random.token_urlsafe(24),
+            "grafana_password": random.token_urlsafe(24)}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.writelines(f"{name}={made[key]}\n" for name, key in COMPOSE_SECRETS.items())

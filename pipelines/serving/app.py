@@ -81,18 +81,17 @@ def create_app(settings: Serve, champion: Champion, metrics: Metrics) -> Measure
                                           "(`railcast retrain --reason ...` or the retrain DAG)"}, 503)
         try:
             found = rows.parse(await bounded_body(request, settings.max_body_bytes), settings.max_rows)
-            features = rows.frame(found, loaded)
+            matrix = rows.encode(found, loaded)
         except rows.BadInput as error:
             return refused(error)
-        matrix = loaded.model.matrix(features)
         values = loaded.model.booster.predict(matrix)
         metrics.predictions.labels(loaded.version).inc(len(values))
         metrics.rows.observe(len(values))
         answer = {"model_version": loaded.version, "model_sha256": loaded.sha256, "unit": "minutes",
-                  "predictions": [round(float(v), 4) for v in values]}
+                  "predictions": [float(v) for v in values]}
         if explain:
             parts = np.asarray(loaded.model.booster.predict(matrix, pred_contrib=True))
-            names = [*matrix.columns, "bias"]
+            names = [*loaded.features, "bias"]
             answer["contributions"] = [dict(zip(names, map(float, row), strict=True)) for row in parts]
         return JSONResponse(answer)
 

@@ -34,7 +34,7 @@ class Loaded:
     sha256: str
     model: DelayModel
     features: tuple[str, ...]      # the booster's own feature names, in its order: the input contract
-    categorical: frozenset[str]    # those given as text (vocabularies), the rest numbers
+    codes: dict[str, dict[str, int]]  # per categorical feature: value -> code (vocabulary index + 1)
     loaded_at: float               # unix seconds
     promoted_at: str | None        # when the alias last moved to it (the state database's history)
 
@@ -51,8 +51,9 @@ def load(layout: Layout, version: str) -> Loaded:
                              f"records {expected}; not serving it")
     model = load_model(path, tracking.run_artifact(layout, info["run_id"], tracking.VOCAB_ARTIFACT))
     moves = [e for e in champion_moves(layout) if str(e["to"]) == str(version)]
-    return Loaded(str(version), actual, model, tuple(model.booster.feature_name()), frozenset(model.vocab),
-                  time.time(), moves[-1]["when"] if moves else None)
+    codes = {col: {value: i + 1 for i, value in enumerate(values)} for col, values in model.vocab.items()}
+    return Loaded(str(version), actual, model, tuple(model.booster.feature_name()), codes, time.time(),
+                  moves[-1]["when"] if moves else None)
 
 
 class Champion:

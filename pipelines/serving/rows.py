@@ -11,8 +11,9 @@ import json
 import math
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
+from pipelines.modeling.model import NULL_TOKEN, UNSEEN
 from pipelines.serving.champion import Loaded
 
 MAX_TEXT = 200  # characters of a categorical value
@@ -54,10 +55,12 @@ def _value(name: str, value: Any, text: bool, where: str) -> Any:
     return float(value)
 
 
-def frame(rows: list[Any], loaded: Loaded) -> pd.DataFrame:
-    """The rows as a feature frame in the model's column order, or BadInput naming the first bad field."""
+def encode(rows: list[Any], loaded: Loaded) -> np.ndarray:
+    """The rows as the booster's input matrix (its feature order; categorical values as the codes the
+    batch path's `feature_matrix` gives), or BadInput naming the first bad field. Built straight from
+    the JSON values: a pandas frame and Arrow's lookups cost 5 ms per request, this about 0.05."""
     wanted = set(loaded.features)
-    columns: dict[str, list] = {name: [] for name in loaded.features}
+    out = np.empty((len(rows), len(loaded.features)), dtype=np.float64)
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise BadInput(f"rows[{i}]: expected an object of features", f"rows[{i}]")
@@ -65,13 +68,14 @@ def frame(rows: list[Any], loaded: Loaded) -> pd.DataFrame:
         if unknown:
             raise BadInput(f"rows[{i}].{unknown[0]}: not a feature of model version {loaded.version}",
                            f"rows[{i}].{unknown[0]}")
-        for name in loaded.features:
+        for j, name in enumerate(loaded.features):
             where = f"rows[{i}].{name}"
             if name not in row:
                 raise BadInput(f"{where}: missing (send null for a value you do not know)", where)
-            columns[name].append(_value(name, row[name], name in loaded.categorical, where))
-    out = pd.DataFrame(columns)
-    for name in loaded.features:  # all-null columns must keep their kind for the model's encoding
-        if name not in loaded.categorical:
-            out[name] = out[name].astype("float64")
+            codes = loaded.codes.get(name)
+            value = _value(name, row[name], codes is not None, where)
+            if codes is None:
+                out[i, j] = np.nan if value is None else value
+            else:  # null shares the NULL_TOKEN entry; a value the model never saw is UNSEEN
+                out[i, j] = codes.get(NULL_TOKEN if value is None else value, UNSEEN)
     return out

@@ -94,7 +94,7 @@ def test_every_listener_is_on_loopback_and_anonymous_calls_are_refused(deploymen
 def test_the_admin_signs_in_through_the_ui_and_sees_the_dags(deployment):
     browser_path = shutil.which("chromium")
     if browser_path is None:
-        unavailable("Chromium (Debian package `chromium`; `make browser` installs it)", "not on PATH")
+        unavailable("Chromium (Debian package `chromium`; `make tools` installs it)", "not on PATH")
     from playwright.sync_api import sync_playwright
 
     base = deployment["record"]["urls"]["airflow"]

@@ -4,85 +4,19 @@ Prometheus text, and a promotion during a request loop switches the version with
 
 from __future__ import annotations
 
-import json
-import math
-import os
+import http.client
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pipelines.config import PROJECT_ROOT, load_params
-from pipelines.modeling import train
 from pipelines.registry import tracking
-from tests.airflow_helpers import free_port
-from tests.small_training import day, promote_passed, small_training, synthetic_store
+from tests.serving.helpers import call, feature_rows, metric
+from tests.small_training import promote_passed
 
 pytestmark = pytest.mark.e2e
-SMALL = small_training(4, 3, 60)
-
-
-def call(base: str, path: str, body: object = None, raw: bytes | None = None) -> tuple[int, dict | str]:
-    """One HTTP call; (status, JSON body or text)."""
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(base + path, data=data, method="POST" if data is not None else "GET",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, text = response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        status, text = exc.code, exc.read().decode()
-    try:
-        return status, json.loads(text)
-    except json.JSONDecodeError:
-        return status, text
-
-
-def feature_rows(layout, features: tuple[str, ...], n: int) -> list[dict]:
-    """`n` rows of a real features partition as JSON objects (NaN as null)."""
-    frame = pd.read_parquet(layout.day_file("features", day(5)), columns=list(features)).head(n)
-    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-            for row in frame.astype(object).to_dict("records")]
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """Two versions (1 weak, 2 full), 1 promoted; `railcast serve` checking the alias every second."""
-    with synthetic_store(tmp_path_factory, "serve", SMALL, 5, 600) as (params, layout, as_of):
-        weak = load_params(overrides={**SMALL, "train.num_boost_round": 8})
-        train.run(weak, layout, as_of, {"kind": "bootstrap"})
-        train.run(params, layout, as_of, {"kind": "manual", "reason": "second"})
-        promote_passed(params, layout, "1", None, as_of)
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-        log = Path(layout.root) / "serve.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "pipelines", "serve", "--home", str(layout.root),
-                                     "--port", str(port), "--reload-seconds", "1"],
-                                    cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while call_quietly(base) != 200:
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-                time.sleep(0.5)
-            yield {"base": base, "params": params, "layout": layout, "as_of": as_of, "proc": proc, "log": log}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
-def call_quietly(base: str) -> int | None:
-    try:
-        return call(base, "/healthz")[0]
-    except OSError:
-        return None
 
 
 def test_predictions_are_the_champions_and_explanations_add_up(served):
@@ -93,15 +27,17 @@ def test_predictions_are_the_champions_and_explanations_add_up(served):
     model = tracking.load_version(layout, "1")
     features = tuple(model.booster.feature_name())
     rows = feature_rows(layout, features, 20)
+    # the corners of the encoding: a value the model never saw, a null category, a null number
+    rows[0] = {**rows[0], "station": "Nowhere Hbf", "reason_code": None, "delay_trend": None}
+    predicted = metric(base, 'railcast_predictions_total{model_version="1"}')
     status, answer = call(base, "/v1/predict?explain=true", {"rows": rows})
     assert status == 200, answer
-    expected = model.predict(pd.DataFrame(rows))
-    assert answer["model_version"] == "1" and len(answer["predictions"]) == 20
-    assert max(abs(a - b) for a, b in zip(answer["predictions"], expected, strict=True)) < 1e-3
+    expected = model.predict(pd.DataFrame(rows))  # the batch path: pandas frame, Arrow lookups
+    assert answer["model_version"] == "1" and answer["predictions"] == [float(v) for v in expected]
     for parts, value in zip(answer["contributions"], answer["predictions"], strict=True):
         assert set(parts) == {*features, "bias"} and abs(sum(parts.values()) - value) < 1e-3
     metrics = call(base, "/metrics")[1]
-    assert 'railcast_predictions_total{model_version="1"} 20.0' in metrics
+    assert metric(base, 'railcast_predictions_total{model_version="1"}') == predicted + 20
     assert 'railcast_http_requests_total{method="POST",route="/v1/predict",status="200"}' in metrics
     assert 'railcast_champion_version 1.0' in metrics
 
@@ -126,7 +62,13 @@ def test_malformed_and_oversized_requests_are_refused_and_the_server_carries_on(
     assert call(base, "/v1/predict", raw=b"{not json")[0] == 400
     assert call(base, "/v1/predict", {"rows": []})[0] == 422
     assert call(base, "/v1/predict", {"rows": [{}] * (params.serve.max_rows + 1)})[0] == 413
-    assert call(base, "/v1/predict", raw=b" " * (params.serve.max_body_bytes + 1))[0] == 413
+    # a body declared too large is refused from its headers alone: the client never has to send it
+    conn = http.client.HTTPConnection(base.removeprefix("http://"), timeout=30)
+    conn.putrequest("POST", "/v1/predict")
+    conn.putheader("Content-Length", str(params.serve.max_body_bytes + 1))
+    conn.endheaders()
+    assert conn.getresponse().status == 413
+    conn.close()
     assert call(base, "/healthz")[0] == 200 and served["proc"].poll() is None
 
 
