@@ -20,14 +20,13 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
 from pipelines.config import PROJECT_ROOT, load_params
 from pipelines.demo.on_airflow import claim_wall_clock
+from pipelines.ops.airflow_settings import environment
 from pipelines.storage import Layout
 from pipelines.timeutil import BERLIN
 
@@ -35,21 +34,6 @@ POSTGRES = os.environ.get("RAILCAST_TEST_POSTGRES", "postgresql+psycopg://postgr
 INGEST_DAYS = ("2025-09-22", "2025-10-06")  # 15 days: a date's features need the next morning's polls
 BUILD_DAYS = ("2025-09-23", "2025-10-06")   # 14 build_dataset runs, service dates 09-22 .. 10-05
 LATENCY_DAYS = ("2025-10-13", "2025-10-15")
-
-
-@contextmanager
-def environment(**values: str) -> Iterator[None]:
-    """These variables set in this process (and so in every process the stack starts) while open."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def cpu_jiffies() -> tuple[int, int]:
@@ -140,8 +124,8 @@ def run() -> dict:
         stack = plan.Stack(f"bench{secrets.token_hex(4)}", Layout(load_params(params_file), root / "home"),
                            POSTGRES, "redis://127.0.0.1:6379/0", airflow_port=ports[0], mlflow_port=ports[1],
                            s3_port=ports[2], health_port=ports[3], workers=2, concurrency=1)
-        with environment(RAILCAST_SECRETS_DIR=str(root / "secrets"), RAILCAST_PARAMS=str(params_file),
-                         AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True"):
+        with environment({"RAILCAST_SECRETS_DIR": str(root / "secrets"), "RAILCAST_PARAMS": str(params_file),
+                          "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"}):
             t0 = time.perf_counter()
             record = stack_cli.up(stack)
             started = time.perf_counter() - t0

@@ -19,8 +19,9 @@ from pipelines.demo.on_airflow import Progress
 from pipelines.errors import StageError
 from pipelines.ops import stack as plan
 from pipelines.ops.airflow_api import AirflowApi
-from pipelines.ops.airflow_settings import ADMIN
+from pipelines.ops.airflow_settings import ADMIN, environment
 from pipelines.runtime.schedule import DAG_IDS
+from pipelines.state.db import redacted
 from pipelines.storage import Layout
 from pipelines.storage.layout import DATA_URI_ENV
 
@@ -55,13 +56,13 @@ def require_services(stack: plan.Stack) -> None:
 
     from pipelines.ops.stack_services import admin_engine
 
-    engine = admin_engine(stack)
+    engine, server = admin_engine(stack), sa.make_url(stack.postgres)
     try:
         with engine.connect():
             pass
     except sa.exc.SQLAlchemyError as exc:
-        raise StageError(f"the production demo needs PostgreSQL at {sa.make_url(stack.postgres).host}:"
-                         f"{sa.make_url(stack.postgres).port or 5432} with an account that may create "
+        raise StageError(f"the production demo needs PostgreSQL at {server.host}:"
+                         f"{server.port or 5432} with an account that may create "
                          f"databases ({type(exc).__name__}); set {plan.POSTGRES_ENV} to its URL, or run "
                          f"`make demo` (embedded)") from exc
     finally:
@@ -75,11 +76,11 @@ def require_services(stack: plan.Stack) -> None:
 
 def locations(stack: plan.Stack) -> dict[str, str]:
     """Where the production demo's state lives, and how to look at it after the demo stopped."""
-    urls, db = stack.urls(), stack.database("state", "psycopg")
+    urls = stack.urls()
     again = f"RAILCAST_HOME={stack.layout.root} railcast stack up --name {NAME}"
     return {"data": f"s3://{plan.BUCKET}/data in the S3 store under {stack.folder / 's3'}",
             "mlflow": f"PostgreSQL database {NAME}_mlflow, artifacts s3://{plan.BUCKET}/mlflow",
-            "alias_history": f"table alias_moves in {db.rsplit('@', 1)[-1]}",
+            "alias_history": f"table alias_moves in {redacted(stack.database('state', 'psycopg'))}",
             "airflow_ui": f"{again} -> {urls['airflow']} (user {ADMIN}, password: "
                           f"`railcast stack password --name {NAME}`); DAGs are left paused",
             "mlflow_ui": f"the same `stack up` -> {urls['mlflow']}",
@@ -109,21 +110,19 @@ def production(params: Params, layout: Layout, extra: dict[str, str], port: int,
     require_services(stack)
     found = stack.secrets()
     drop_databases(stack)  # a demo starts clean: RAILCAST_HOME is emptied, so are its databases
-    saved, stores = dict(os.environ), stack.railcast_env(found)
-    os.environ.update({**extra, **stores})  # the driver reads the same stores as the tasks
-    t0, api = time.monotonic(), None
-    try:
-        stack_cli.up(stack)
-        progress(f"production deployment {NAME} up after {time.monotonic() - t0:.0f} s: PostgreSQL, Redis, "
-                 f"{stack.workers} Celery workers, MLflow {stack.urls()['mlflow']}, S3 {stack.urls()['s3']} "
-                 f"(logs: {stack.folder / 'logs'})")
-        api = AirflowApi(stack.airflow_port, ADMIN, found["admin_password"])
-        yield api, Layout(params, layout.root, data=stores[DATA_URI_ENV]), locations(stack)
-    finally:
-        progress("stopping the production deployment ...")
-        pause(api)
-        stopped = stack_cli.down(stack)
-        progress(f"stopped {len(stopped.get('stopped', []))} services; left running: "
-                 f"{stopped.get('left_running') or 'none'}")
-        os.environ.clear()
-        os.environ.update(saved)
+    stores = stack.railcast_env(found)
+    with environment({**extra, **stores}):  # the driver reads the same stores as the tasks
+        t0, api = time.monotonic(), None
+        try:
+            stack_cli.up(stack)
+            progress(f"production deployment {NAME} up after {time.monotonic() - t0:.0f} s: PostgreSQL, "
+                     f"Redis, {stack.workers} Celery workers, MLflow {stack.urls()['mlflow']}, S3 "
+                     f"{stack.urls()['s3']} (logs: {stack.folder / 'logs'})")
+            api = AirflowApi(stack.airflow_port, ADMIN, found["admin_password"])
+            yield api, Layout(params, layout.root, data=stores[DATA_URI_ENV]), locations(stack)
+        finally:
+            progress("stopping the production deployment ...")
+            pause(api)
+            stopped = stack_cli.down(stack)
+            progress(f"stopped {len(stopped.get('stopped', []))} services; left running: "
+                     f"{stopped.get('left_running') or 'none'}")

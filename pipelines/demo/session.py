@@ -34,6 +34,7 @@ from pipelines.demo.report import (
     promotions,
 )
 from pipelines.ops.airflow_api import AirflowApi
+from pipelines.ops.airflow_settings import environment
 from pipelines.ops.mail_capture import MailCapture, free_port
 from pipelines.registry import tracking
 from pipelines.registry.history import champion_at
@@ -121,13 +122,8 @@ def flush_outbox(params: Params, layout: Layout, smtp: dict) -> dict:
     """Deliver alerts still pending (e.g. queued by the last task) to the capture server."""
     import json
 
-    old = os.environ.get("AIRFLOW_CONN_SMTP_DEFAULT")
-    os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = json.dumps(smtp)
-    try:
+    with environment({"AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp)}):
         return alerts.flush_outbox(params, layout)
-    finally:
-        os.environ.pop("AIRFLOW_CONN_SMTP_DEFAULT") if old is None else os.environ.update(
-            AIRFLOW_CONN_SMTP_DEFAULT=old)
 
 
 def run_session(params: Params, layout: Layout, params_file: Path, port: int | None, timeout_s: float,

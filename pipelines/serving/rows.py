@@ -43,7 +43,7 @@ def parse(body: bytes, max_rows: int) -> list[Any]:
     return rows
 
 
-def _value(name: str, value: Any, text: bool, where: str) -> Any:
+def _value(value: Any, text: bool, where: str) -> Any:
     if value is None:
         return None
     if text:
@@ -73,7 +73,7 @@ def encode(rows: list[Any], loaded: Loaded) -> np.ndarray:
             if name not in row:
                 raise BadInput(f"{where}: missing (send null for a value you do not know)", where)
             codes = loaded.codes.get(name)
-            value = _value(name, row[name], codes is not None, where)
+            value = _value(row[name], codes is not None, where)
             if codes is None:
                 out[i, j] = np.nan if value is None else value
             else:  # null shares the NULL_TOKEN entry; a value the model never saw is UNSEEN
