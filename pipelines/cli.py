@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "The production deployment on this machine (PostgreSQL, Redis, Celery): up, status, down"),
     "serve": ("pipelines.serving.server",
               "The prediction API on 127.0.0.1:8000: /v1/predict, /healthz, /metrics (hot reload)"),
+    "live": ("pipelines.live.cli",
+             "Predict departures while the trains run, from the poller's archive, into the live stream"),
     "mlflow-ui": ("pipelines.registry.commands",
                   "Open the MLflow UI on 127.0.0.1:5000 for the embedded store"),
 }

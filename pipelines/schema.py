@@ -144,3 +144,15 @@ LABELED, UNLABELABLE = "labeled", "unlabelable"            # values of LABEL_STA
 LABELS_SCHEMA = pa.schema([(DEPARTURE_ID, _STR), (LABEL, pa.float64()), (LABELED_AT, TS),
                            (LABEL_STATUS, _STR), (LABEL_REASON, _STR)])
 TRAINING_SCHEMA = pa.schema([*FEATURES_SCHEMA, LABELS_SCHEMA.field(LABEL), LABELS_SCHEMA.field(LABELED_AT)])
+
+# --- the live predictions stream: one row per published live decision (`railcast live`) --------------
+PUBLISHED_AT = "published_at"          # wall clock when the row was written
+PREDICTED_ARRIVAL = "predicted_arrival"  # scheduled arrival + predicted delay (null: arrival unknown)
+LIVE_STATUS = "live_status"            # live | withdrawn (shown again after its decision: no departure)
+ROLE = "role"                          # champion | shadow (the challenger, scored on the same departures)
+LIVE_SCHEMA = pa.schema([
+    (PREDICTION_ID, _STR), (DEPARTURE_ID, _STR), (SERVICE_DATE, pa.date32()), (STATION, _STR),
+    (TRAIN_NUMBER, _STR), (TRAIN, _STR), (PLANNED_DESTINATION, _STR), (SCHEDULED_DEPARTURE, TS),
+    (T_PRED, TS), (DECIDED_AT, TS), (PUBLISHED_AT, TS), (ROLE, _STR), (MODEL_VERSION, _STR),
+    (PREDICTION, _F64), (PREDICTED_ARRIVAL, TS), (DELAY_AT_PRED, _F64), (PRED_PERSISTENCE, _F64),
+    (PRED_BOARD_FORECAST, _F64), (LIVE_STATUS, _STR)])

@@ -25,6 +25,9 @@ def small_training(window_days: int, min_days: int, rounds: int, early_stop: int
             "train.early_stopping_rounds": early_stop, "lineage.version_inputs": False, **more}
 
 
+SMALL_SERVE = small_training(4, 3, 60)   # the serving and live tests' champion
+
+
 def day(n: int) -> dt.date:
     """Service date number n (1-based) from FIRST."""
     return FIRST + dt.timedelta(days=n - 1)

@@ -11,6 +11,7 @@ from pipelines.config.sections import (
     Features,
     Gate,
     Ingest,
+    Live,
     Monitor,
     Params,
     Paths,
@@ -22,5 +23,5 @@ from pipelines.config.sections import (
 )
 
 __all__ = ["DEFAULT_PARAMS", "PROJECT_ROOT", "Alerts", "ConfigError", "Detection", "FaultProfile", "Features",
-           "Gate", "Ingest", "Monitor", "Params", "Paths", "Scenario", "Serve", "Simulation", "Train",
+           "Gate", "Ingest", "Live", "Monitor", "Params", "Paths", "Scenario", "Serve", "Simulation", "Train",
            "Validation", "load_params", "scenario"]

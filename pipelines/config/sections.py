@@ -24,6 +24,7 @@ class Paths:
     metrics: str
     reports: str
     predictions: str
+    live: str
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,14 @@ class Serve:
 
 
 @dataclass(frozen=True)
+class Live:
+    """`railcast live`: the live scorer."""
+
+    interval_s: float = 1.0        # how often the archive is read and decisions published
+    metrics_port: int = 8001       # its Prometheus metrics, on serve.host; 0: none
+
+
+@dataclass(frozen=True)
 class Params:
     paths: Paths
     simulation: Simulation
@@ -184,3 +193,4 @@ class Params:
     alerts: Alerts
     lineage: Lineage = field(default_factory=Lineage)
     serve: Serve = field(default_factory=Serve)
+    live: Live = field(default_factory=Live)

@@ -17,7 +17,7 @@ from pipelines.detection.ids import departure_id
 from pipelines.detection.sessionize import INPUT_COLUMNS, LAST_SHOWN, Window
 
 
-def _rank(row: dict[str, Any]) -> tuple:
+def rank(row: dict[str, Any]) -> tuple:
     """Order among rows of one poll: higher wins, null lowest (as `DESC NULLS LAST`)."""
     return tuple((row[c] is not None, row[c]) for c in LAST_SHOWN)
 
@@ -94,7 +94,7 @@ def detect_reference(snapshots: pa.Table, polls: pa.Table, window: Window) -> tu
     for row in rows:
         key = (row[s.STATION], row[s.SERVICE_DATE], row[s.TRAIN_NUMBER])
         kept = best[key].get(row[s.POLL_TIME])
-        if kept is None or _rank(row) > _rank(kept):
+        if kept is None or rank(row) > rank(kept):
             best[key][row[s.POLL_TIME]] = row
     counts = {"decided": 0, "undecided": 0, "terminating": 0}
     out = []

@@ -57,11 +57,13 @@ def load(layout: Layout, version: str) -> Loaded:
 
 
 class Champion:
-    """Holds the loaded champion; `refresh` follows the alias, `watch` does so every `reload_s` seconds."""
+    """Holds the loaded champion (or the version of another `alias`); `refresh` follows the alias,
+    `watch` does so every `reload_s` seconds."""
 
     def __init__(self, layout: Layout, reload_s: float,
-                 on_change: Callable[[str, Loaded | None], None] | None = None) -> None:
-        self.layout, self.reload_s = layout, reload_s
+                 on_change: Callable[[str, Loaded | None], None] | None = None,
+                 alias: str = tracking.CHAMPION) -> None:
+        self.layout, self.reload_s, self.alias = layout, reload_s, alias
         self.on_change = on_change or (lambda outcome, loaded: None)
         self.current: Loaded | None = None
         self.checked_at: dt.datetime | None = None
@@ -71,7 +73,7 @@ class Champion:
     def refresh(self) -> bool:
         """Load the alias's version if it is not the one held; True when it switched. Raises when the
         registry cannot be read or the version fails its hash check (the held one stays)."""
-        version = tracking.get_alias(self.layout, tracking.CHAMPION)
+        version = tracking.get_alias(self.layout, self.alias)
         self.checked_at = dt.datetime.now(dt.UTC)
         held = self.current
         if version is None or (held is not None and held.version == str(version)):

@@ -14,7 +14,7 @@ from tests.project import module_graph as mg
 
 pytestmark = pytest.mark.unit
 
-RAIL = ("sources", "detection", "features")                        # know trains and departure boards
+RAIL = ("sources", "detection", "features", "live")                        # know trains and departure boards
 PLATFORM = ("validation", "modeling", "registry", "monitoring", "runtime", "state", "serving")  # domain-free
 ENTRY = ("pipelines", "pipelines.__main__", "pipelines.cli", "pipelines.stages")  # python -m pipelines
 MAX_LINES = 200
@@ -56,6 +56,7 @@ ALLOWED = {
     "runtime": {"monitoring", "registry", "state"}, "ops": {"runtime"}, "state": set(),
     "demo": {"monitoring", "ops", "registry", "runtime", "state", "validation"},
     "serving": {"modeling", "registry"},
+    "live": {"detection", "features", "registry", "serving", "sources"},
 }
 CORE = {"", "config", "storage"}
 

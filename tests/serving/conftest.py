@@ -15,9 +15,8 @@ from pipelines.config import PROJECT_ROOT, load_params
 from pipelines.modeling import train
 from tests.airflow_helpers import free_port
 from tests.serving.helpers import call_quietly
-from tests.small_training import promote_passed, small_training, synthetic_store
-
-SMALL = small_training(4, 3, 60)
+from tests.small_training import SMALL_SERVE as SMALL
+from tests.small_training import promote_passed, synthetic_store
 
 
 @pytest.fixture(scope="package")

@@ -118,33 +118,35 @@ class RawRead:
     corrupt_lines: list[str] = field(default_factory=list)
 
 
-def _members(data: bytes) -> tuple[list[bytes], int]:
-    """Decompressed gzip members of `data`, and how many were cut short (skipped to the next header)."""
+def gzip_members(data: bytes, wait_for_tail: bool = False) -> tuple[list[bytes], int, int]:
+    """Decompressed gzip members of `data`, how many were cut short (skipped to the next header), and
+    the bytes consumed. With `wait_for_tail`, an unfinished last member (a writer still at it) is left
+    unconsumed instead of counted."""
     out: list[bytes] = []
-    broken = 0
-    while data:
+    broken, consumed = 0, 0
+    while consumed < len(data):
+        rest = data[consumed:]
         inflater = zlib.decompressobj(wbits=31)
         try:
-            chunk = inflater.decompress(data)
+            chunk = inflater.decompress(rest)
             complete = inflater.eof
         except zlib.error:
             complete = False
         if complete:
             out.append(chunk)
-            data = inflater.unused_data
+            consumed = len(data) - len(inflater.unused_data)
             continue
         # A crashed writer left a member without its trailer; a restarted one may have appended more.
+        resume = rest.find(GZIP_MAGIC, 1)
+        if resume < 0 and wait_for_tail:
+            break
         broken += 1
-        resume = data.find(GZIP_MAGIC, 1)
-        data = data[resume:] if resume > 0 else b""
-    return out, broken
+        consumed = consumed + resume if resume > 0 else len(data)
+    return out, broken, consumed
 
 
-def read_raw_file(path: DataPath, into: RawRead | None = None) -> RawRead:
-    """Read one archive file; a truncated last member is counted, undecodable lines are kept apart."""
-    result = into if into is not None else RawRead()
-    members, broken = _members(path.read_bytes())
-    result.truncated_members += broken
+def parse_members(members: list[bytes], result: RawRead) -> None:
+    """Archive lines of decompressed members into `result`; undecodable ones are kept apart."""
     for member in members:
         for text in member.decode("utf-8", "replace").splitlines():
             try:
@@ -156,6 +158,14 @@ def read_raw_file(path: DataPath, into: RawRead | None = None) -> RawRead:
                 result.lines.append(line)
             else:
                 result.corrupt_lines.append(text)
+
+
+def read_raw_file(path: DataPath, into: RawRead | None = None) -> RawRead:
+    """Read one archive file; a truncated last member is counted, undecodable lines are kept apart."""
+    result = into if into is not None else RawRead()
+    members, broken, _ = gzip_members(path.read_bytes())
+    result.truncated_members += broken
+    parse_members(members, result)
     return result
 
 

@@ -1,0 +1,57 @@
+"""The live predictions stream: append-only Parquet files, a folder per service date.
+
+`railcast live` appends one file per batch of decisions (`live/<service date>/<published at>-<digest>
+.parquet`, written whole and renamed into place, named so that names sort in publishing order);
+nothing is rewritten. A reader takes the latest row of each
+departure and role: a revision (the train was shown again) supersedes the earlier row, a withdrawal
+ends it. DuckDB reads the folder as one table: `read_parquet('live/2025-09-01/*.parquet')`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines import schema as s
+from pipelines.storage import Layout, read_table, write_parquet
+
+
+def day_folder(layout: Layout, day: dt.date):
+    return layout.dataset("live") / f"{day:%Y-%m-%d}"
+
+
+def append(layout: Layout, table: pa.Table, published_at: dt.datetime) -> list:
+    """Write `table` (LIVE_SCHEMA rows) as one new file per service date; returns the paths."""
+    written = []
+    for day in sorted(set(table[s.SERVICE_DATE].to_pylist())):
+        part = table.filter(pc.equal(table[s.SERVICE_DATE], pa.scalar(day, pa.date32())))
+        digest = hashlib.sha1("|".join(part[s.PREDICTION_ID].to_pylist()).encode()).hexdigest()[:12]
+        name = f"{published_at.astimezone(dt.UTC):%Y%m%dT%H%M%S%f}-{digest}.parquet"
+        written.append(write_parquet(part.cast(s.LIVE_SCHEMA), day_folder(layout, day) / name))
+    return written
+
+
+def read_day(layout: Layout, day: dt.date) -> pa.Table:
+    """Every row published for service date `day`, in publishing order."""
+    folder = day_folder(layout, day)
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    if not files:
+        return s.LIVE_SCHEMA.empty_table()
+    return pa.concat_tables([read_table(f, schema=s.LIVE_SCHEMA) for f in files])
+
+
+def latest(table: pa.Table, withdrawn: bool = False) -> pa.Table:
+    """The last row of each (departure_id, role), sorted by departure_id; departures whose last row
+    withdrew them are left out unless `withdrawn`."""
+    if table.num_rows == 0:
+        return table
+    order = pa.array(range(table.num_rows), pa.int64())
+    indexed = table.append_column("_order", order)
+    last = indexed.group_by([s.DEPARTURE_ID, s.ROLE]).aggregate([("_order", "max")])
+    picked = table.take(pc.sort_indices(last["_order_max"]))
+    if not withdrawn:
+        picked = picked.filter(pc.equal(picked[s.LIVE_STATUS], "live"))
+    return picked.take(pc.sort_indices(picked, [(s.DEPARTURE_ID, "ascending"), (s.ROLE, "ascending")]))
