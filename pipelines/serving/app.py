@@ -7,19 +7,27 @@ input is a 4xx whose body names the field; anything else is a logged 500 and the
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from pipelines import schema as s
 from pipelines.config import Serve
 from pipelines.serving import rows
 from pipelines.serving.champion import Champion
 from pipelines.serving.metrics import Metrics
+from pipelines.serving.stream import StreamView
 
-ROUTES = ("/v1/predict", "/healthz", "/metrics", "/docs", "/openapi.json")  # metric labels; else "other"
+ROUTES = ("/v1/predict", "/v1/predictions", "/healthz", "/metrics", "/docs", "/openapi.json")  # else "other"
+SHOWN = (s.DEPARTURE_ID, s.SERVICE_DATE, s.STATION, s.TRAIN, s.TRAIN_NUMBER, s.PLANNED_DESTINATION,
+         s.SCHEDULED_DEPARTURE, s.T_PRED, s.DECIDED_AT, s.PUBLISHED_AT, s.MODEL_VERSION, s.PREDICTION,
+         s.PREDICTED_ARRIVAL, s.ROLE)
 
 
 class Measure:
@@ -60,13 +68,19 @@ async def bounded_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _plain(value: Any) -> Any:
+    """A JSON value: instants and dates as ISO text."""
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
 def refused(error: rows.BadInput) -> JSONResponse:
     return JSONResponse({"error": str(error), "field": error.field}, status_code=error.status)
 
 
-def create_app(settings: Serve, champion: Champion, metrics: Metrics) -> Measure:
-    """The API over `champion` (already refreshed or watching; the app does not start threads), as an
-    ASGI application wrapped in the request metrics."""
+def create_app(settings: Serve, champion: Champion, metrics: Metrics,
+               live: StreamView | None = None) -> Measure:
+    """The API over `champion` (already refreshed or watching; the app does not start threads) and the
+    live stream, as an ASGI application wrapped in the request metrics."""
     app = FastAPI(title="Railcast prediction API", version="1",
                   description="Predicted arrival delay at the destination, from the registry's champion.")
 
@@ -94,6 +108,31 @@ def create_app(settings: Serve, champion: Champion, metrics: Metrics) -> Measure
             names = [*loaded.features, "bias"]
             answer["contributions"] = [dict(zip(names, map(float, row), strict=True)) for row in parts]
         return JSONResponse(answer)
+
+    @app.get("/v1/predictions")
+    def predictions(station: str | None = None, train: str | None = None, date: str | None = None,
+                    role: str = "champion", limit: int = 100) -> Response:
+        """The latest live predictions (`railcast live`) of one service date (default: the newest),
+        newest decision first; `station` and `train` (label or number) narrow them."""
+        try:
+            day = dt.date.fromisoformat(date) if date else (live.newest_day() if live else None)
+        except ValueError:
+            return refused(rows.BadInput(f"date {date!r} is not an ISO date (YYYY-MM-DD)", field="date"))
+        if not 1 <= limit <= settings.max_rows:
+            return refused(rows.BadInput(f"limit must be 1..{settings.max_rows}", field="limit"))
+        if day is None:
+            return JSONResponse({"service_date": None, "predictions": []})
+        table = live.day(day)
+        keep = pc.equal(table[s.ROLE], role)
+        if station:
+            keep = pc.and_(keep, pc.equal(table[s.STATION], station))
+        if train:
+            named = pc.or_(pc.equal(table[s.TRAIN], train), pc.equal(table[s.TRAIN_NUMBER], train))
+            keep = pc.and_(keep, named)
+        found = table.filter(keep).sort_by([(s.DECIDED_AT, "descending"), (s.DEPARTURE_ID, "ascending")])
+        shown = found.slice(0, limit).select(list(SHOWN)).to_pylist()
+        return JSONResponse({"service_date": day.isoformat(), "count": found.num_rows,
+                             "predictions": [{k: _plain(v) for k, v in r.items()} for r in shown]})
 
     @app.get("/healthz")
     def healthz() -> Response:

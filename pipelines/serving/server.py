@@ -21,6 +21,7 @@ def build(params: Params, layout: Layout):
     from pipelines.serving.app import create_app
     from pipelines.serving.champion import Champion
     from pipelines.serving.metrics import Metrics
+    from pipelines.serving.stream import StreamView
 
     metrics = Metrics()
     champion = Champion(layout, params.serve.reload_seconds, metrics.model_changed)
@@ -28,7 +29,7 @@ def build(params: Params, layout: Layout):
         champion.refresh()
     except Exception as exc:  # the API still starts: /healthz says what is missing
         log.error("no model loaded at start: %s", exc)
-    return champion, metrics, create_app(params.serve, champion, metrics)
+    return champion, metrics, create_app(params.serve, champion, metrics, StreamView(layout))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -55,3 +55,29 @@ def latest(table: pa.Table, withdrawn: bool = False) -> pa.Table:
     if not withdrawn:
         picked = picked.filter(pc.equal(picked[s.LIVE_STATUS], "live"))
     return picked.take(pc.sort_indices(picked, [(s.DEPARTURE_ID, "ascending"), (s.ROLE, "ascending")]))
+
+
+class StreamView:
+    """What GET /v1/predictions reads: the stream of recent service dates, each file read once."""
+
+    def __init__(self, layout: Layout, keep_days: int = 3) -> None:
+        self.layout, self.keep_days = layout, keep_days
+        self.tables: dict[dt.date, tuple[set[str], pa.Table]] = {}
+
+    def newest_day(self) -> dt.date | None:
+        root = self.layout.dataset("live")
+        days = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
+        return dt.date.fromisoformat(days[-1]) if days else None
+
+    def day(self, day: dt.date) -> pa.Table:
+        """The latest live row per departure and role of service date `day`."""
+        folder = day_folder(self.layout, day)
+        files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+        names, table = self.tables.get(day, (set(), s.LIVE_SCHEMA.empty_table()))
+        new = [f for f in files if f.name not in names]
+        if new:
+            table = pa.concat_tables([table, *(read_table(f, schema=s.LIVE_SCHEMA) for f in new)])
+            self.tables[day] = (names | {f.name for f in new}, table)
+            for old in sorted(self.tables)[:-self.keep_days]:
+                del self.tables[old]
+        return latest(table)

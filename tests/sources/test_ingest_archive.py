@@ -86,6 +86,24 @@ def test_a_restarted_writer_appending_after_a_cut_member_loses_only_that_member(
     assert result.truncated_members == 1
 
 
+def test_a_tail_leaves_a_member_being_written_for_its_next_read(tmp_path: Path) -> None:
+    from pipelines.live.feed import ArchiveTail
+
+    writer, tail = ArchiveWriter(tmp_path, "w"), ArchiveTail([tmp_path], T0)
+    path = writer.append(line_at("S0", T0), T0)
+    whole = path.read_bytes()
+    writer.append(line_at("S1", T0), T0)
+    second = path.read_bytes()[len(whole):]
+    path.write_bytes(whole + second[:10])                # the writer is half-way through S1
+    assert [x["station"] for x in tail.read()] == ["S0"]
+    path.write_bytes(whole + second)                     # ... and has finished it
+    assert [x["station"] for x in tail.read()] == ["S1"]
+    path.write_bytes(whole + second + second[:10])       # a crash cut S2's copy; a restart appends S3
+    writer.append(line_at("S3", T0), T0)
+    assert [x["station"] for x in tail.read()] == ["S3"] and tail.truncated_members == 1
+    assert tail.read() == []
+
+
 def test_undecodable_lines_are_kept_apart(tmp_path: Path) -> None:
     path = raw_dir(tmp_path, T0) / "w.jsonl.gz"
     path.parent.mkdir(parents=True)
