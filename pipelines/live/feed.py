@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from pipelines import schema as s
 from pipelines.config import Ingest
-from pipelines.sources.dbf.archive import RawRead, gzip_members, parse_members
+from pipelines.sources.dbf.archive import SHIPPED, RawRead, gzip_members, parse_members
 from pipelines.sources.dbf.normalize import classify
 from pipelines.timeutil import hour_key, parse_instant
 
@@ -37,14 +37,15 @@ class ArchiveTail:
         for root in self.roots:
             if root.is_dir():
                 found += [f for d in root.iterdir() if d.is_dir() and d.name >= self.first_key
-                          for f in d.glob("*.jsonl.gz")]
+                          for f in d.glob("*.jsonl.gz*")]
         return sorted(found, key=lambda f: (f.parent.name, f.name, str(f)))
 
     def read(self) -> list[dict[str, Any]]:
         """The new archive lines, file by file (an hour's writers in name order)."""
         result = RawRead()
         for path in self._files():
-            start = self.offsets.get(path, 0)
+            key = path.with_name(path.name.removesuffix(SHIPPED))   # a spooled file, shipped meanwhile
+            start = self.offsets.get(key, 0)
             try:
                 with open(path, "rb") as fh:
                     fh.seek(start)
@@ -53,7 +54,7 @@ class ArchiveTail:
                 continue
             members, broken, consumed = gzip_members(data, wait_for_tail=True)
             self.truncated_members += broken
-            self.offsets[path] = start + consumed
+            self.offsets[key] = start + consumed
             parse_members(members, result)
         return result.lines
 

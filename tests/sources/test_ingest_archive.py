@@ -16,6 +16,7 @@ from pipelines.sources.dbf.archive import (
     read_raw_file,
     read_raw_hour,
 )
+from pipelines.timeutil import hour_key
 
 pytestmark = pytest.mark.integration
 
@@ -138,4 +139,8 @@ def test_an_archive_in_the_object_store_ships_whole_hours_from_a_spool(s3_store,
     assert read_raw_hour(root, later).lines == []
     assert writer.ship() == [raw_dir(root, later) / "w1.jsonl.gz"]  # stopping ships the rest
     assert [g["station"] for g in read_raw_hour(root, later).lines] == ["Soest"]
-    assert list((tmp_path / "spool").iterdir()) == []
+    kept = sorted(p.relative_to(tmp_path / "spool").as_posix() for p in (tmp_path / "spool").rglob("*.*"))
+    assert kept == [f"{hour_key(T0)}/w1.jsonl.gz.shipped", f"{hour_key(later)}/w1.jsonl.gz.shipped"]
+    hours_later = T0 + dt.timedelta(hours=4)     # copies for `railcast live` go after two hours
+    writer.append(line_at("Hamm", hours_later), hours_later)
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == [hour_key(hours_later)]

@@ -271,3 +271,25 @@ def test_an_oversized_board_is_read_only_past_the_limit_and_later_quarantined(se
         line["body"], "Hamm", dt.datetime.fromisoformat(line["poll_time"]), max_body_bytes=1000
     )
     assert result.body_reason == "oversized"
+
+
+def test_an_accelerated_server_clock_is_polled_at_its_own_pace(serve, tmp_path) -> None:
+    server = serve({"A": [OK], "B": [OK]})
+    clock = FakeClock(T0)
+    simulated = dt.datetime(2025, 9, 1, 5, 0, tzinfo=dt.UTC)   # a simulator at 60x the poller's clock
+    server.date_for = lambda: email.utils.format_datetime(
+        simulated + dt.timedelta(seconds=60 * (clock.time() - T0)), usegmt=True)
+    make_poller(tmp_path, server.url, ["A", "B"], clock, clock="server", speed=60.0, interval_min=3.0,
+                rate_per_min=10.0, max_polls=8).run()
+    by_station: dict[str, list[dt.datetime]] = {}
+    for line in archived(tmp_path):
+        by_station.setdefault(line["station"], []).append(dt.datetime.fromisoformat(line["poll_time"]))
+    gaps = {(b - a).total_seconds() for ts in by_station.values() for a, b in zip(ts, ts[1:], strict=False)}
+    assert sorted(by_station) == ["A", "B"] and gaps == {180.0}   # every 3 minutes of the server's time
+    assert clock.time() - T0 == pytest.approx(3 * 3.0 + 1.5)        # 3 s of the poller's per round
+
+
+def test_speed_needs_the_server_clock() -> None:
+    with pytest.raises(StageError, match="--clock server"):
+        Poller(PollPlan(base_url="http://127.0.0.1:9", stations=("A",), speed=60.0),
+               ArchiveWriter("/tmp", "x"))

@@ -21,6 +21,8 @@ from pipelines.storage import DataPath, to_path
 from pipelines.timeutil import hour_key
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
+SHIPPED = ".shipped"                      # suffix of a spooled hour file already in the object store
+KEEP_SHIPPED = dt.timedelta(hours=2)      # how long such copies stay in the spool
 FIELDS = ("station", "url", "poll_time", "status", "date_header", "body", "error")
 
 
@@ -80,19 +82,28 @@ class ArchiveWriter:
         return raw_dir(self.raw_root, poll_time) / f"{self.writer_id}.jsonl.gz"
 
     def ship(self, before: dt.datetime | None = None) -> list[DataPath]:
-        """Upload the spooled hour files (of hours before `before`; default all) whole, then drop them
-        locally. A crash in between ships that hour again: its attempts arrive twice, which ingest drops."""
+        """Upload the spooled hour files (of hours before `before`; default all) whole. A crash in between
+        ships that hour again: its attempts arrive twice, which ingest drops. The local file is kept as
+        `<name>.shipped` for KEEP_SHIPPED_H hours, so `railcast live` reads an hour's last attempts even
+        when the shipping came first."""
         if self.spool is None or not self.spool.is_dir():
             return []
         shipped = []
-        for folder in sorted(p for p in self.spool.iterdir() if before is None or p.name < hour_key(before)):
+        folders = sorted(p for p in self.spool.iterdir() if p.is_dir())
+        for folder in (p for p in folders if before is None or p.name < hour_key(before)):
             for spooled in sorted(folder.glob("*.jsonl.gz")):
                 target = self.raw_root / folder.name / spooled.name
                 earlier = target.read_bytes() if target.exists() else b""  # gzip members concatenate
                 target.write_bytes(earlier + spooled.read_bytes())
-                spooled.unlink()
+                spooled.rename(spooled.with_name(spooled.name + SHIPPED))
                 shipped.append(target)
-            folder.rmdir()
+        newest = before or (dt.datetime.strptime(folders[-1].name, "%Y-%m-%dT%H").replace(tzinfo=dt.UTC)
+                            + dt.timedelta(hours=1) if folders else None)
+        for folder in (p for p in folders if newest and p.name < hour_key(newest - KEEP_SHIPPED)):
+            for copy in folder.glob("*" + SHIPPED):
+                copy.unlink()
+            if not any(folder.iterdir()):
+                folder.rmdir()
         return shipped
 
     def append(self, line: dict[str, Any], poll_time: dt.datetime) -> Path:

@@ -35,6 +35,9 @@ def add_poll_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clock", choices=("wall", "server"), help="poll time from our clock or the Date header"
     )
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="with --clock server: the server's clock runs this many times faster (a "
+                             "simulator's --speed); intervals and rate limit are kept in its time")
     parser.add_argument("--max-polls", type=int, help="stop after this many HTTP requests")
     parser.add_argument("--duration-s", type=float, help="stop after this many seconds")
     parser.add_argument("--writer-id", help="name of this poller's archive files (default: host-pid)")
@@ -76,6 +79,7 @@ def plan_from_args(args: argparse.Namespace, params: Params) -> PollPlan:
         max_polls=args.max_polls,
         duration_s=args.duration_s,
         seed=args.seed,
+        speed=args.speed,
     )
 
 

@@ -36,6 +36,7 @@ class PollPlan:
     max_polls: int | None = None  # HTTP requests, retries included
     duration_s: float | None = None
     seed: int = 0
+    speed: float = 1.0  # server seconds per wall second: a simulator's accelerated clock (clock=server)
 
 
 class Poller:
@@ -53,6 +54,9 @@ class Poller:
         check_plan(len(plan.stations), plan.interval_min, plan.rate_per_min)
         if plan.clock not in ("wall", "server"):
             raise StageError(f"unknown clock {plan.clock!r}: use wall or server")
+        if plan.speed != 1.0 and (plan.clock != "server" or plan.speed <= 0):
+            raise StageError("--speed paces polls by the server's accelerated clock: it needs --clock server "
+                             "and a positive factor (a simulator started with the same --speed)")
         self.plan, self.archive, self.clock, self.fetcher = plan, archive, clock, fetcher
         self._stop = threading.Event()
         self.sleep = sleep or self._stop.wait  # the default sleep wakes up at once on stop()
@@ -130,15 +134,16 @@ class Poller:
             if attempt < self.plan.retries:
                 self.counts["retries"] += 1
                 # exponential backoff with seeded jitter, so tests replay the same waits
-                self._wait(self.plan.backoff_s * 2**attempt * self.rng.uniform(0.5, 1.5))
+                self._wait(self.plan.backoff_s * 2**attempt * self.rng.uniform(0.5, 1.5) / self.plan.speed)
         log.warning("station %r failed %d attempts in a row", station, self.plan.retries + 1)
         return "failed"
 
     def run(self) -> dict:
         """Poll until a signal, --max-polls or --duration-s; returns the counts."""
         started = self.clock()
-        self.bucket = TokenBucket(self.plan.rate_per_min, started)
-        interval = self.plan.interval_min * 60.0
+        # interval and rate hold in server time: at speed k, k times as many polls per wall second
+        self.bucket = TokenBucket(self.plan.rate_per_min * self.plan.speed, started)
+        interval = self.plan.interval_min * 60.0 / self.plan.speed
         n = len(self.plan.stations)
         log.info(
             "polling %d station(s) at %s every %g min, at most %g requests/min, clock %s",
