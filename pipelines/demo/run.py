@@ -66,7 +66,8 @@ def printer(t0: float):
 
 
 def run(params: Params, layout: Layout, scenario_name: str = "construction", days: int | None = None,
-        port: int | None = None, timeout_s: float = 900, say=None, stack: str = "embedded") -> dict:
+        port: int | None = None, timeout_s: float = 900, say=None, stack: str = "embedded",
+        live_hours: float = 0.0) -> dict:
     """Run the demo end to end on Airflow's `stack` profile (embedded or production); returns the
     summary (also written to reports/demo/summary.json)."""
     from pipelines.demo.session import run_session
@@ -83,7 +84,7 @@ def run(params: Params, layout: Layout, scenario_name: str = "construction", day
     params_file = write_params(raw, layout)
     demo = load_params(params_file)
     return run_session(demo, layout, params_file, port=port, timeout_s=timeout_s, say=say, t0=t0,
-                       stack=stack)
+                       stack=stack, live_hours=live_hours)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None,
                         help="Airflow API/UI port on 127.0.0.1 during the demo (default: a free port)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for any one DAG run")
+    parser.add_argument("--live-hours", type=float, default=3.0,
+                        help="simulated hours of the live segment after the calendar (simulator, poller, "
+                             "railcast live and the API at 90x; default 3, 0 skips it)")
     parser.add_argument("--stack", choices=("embedded", "production"), default="embedded",
                         help="embedded: airflow standalone on SQLite (default); production: the `railcast "
                              "stack` deployment (PostgreSQL, Redis, 2 Celery workers, MLflow server, S3 "
@@ -107,7 +111,8 @@ def main(args: argparse.Namespace, params: Params) -> dict:
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection at INFO
     started = dt.datetime.now(dt.UTC)
     try:
-        summary = run(params, layout, args.scenario, args.days, args.port, args.timeout, stack=args.stack)
+        summary = run(params, layout, args.scenario, args.days, args.port, args.timeout, stack=args.stack,
+                      live_hours=args.live_hours)
     except KeyboardInterrupt:
         print("\ninterrupted: Airflow and the SMTP server are stopped; the next `make demo` starts clean.",
               flush=True)

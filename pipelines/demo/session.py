@@ -16,6 +16,7 @@ from statistics import mean
 
 from pipelines.config import Params, scenario
 from pipelines.demo.days import INGEST_AHEAD_DAYS, DayLoop
+from pipelines.demo.live_segment import live_lines, live_segment
 from pipelines.demo.on_airflow import (
     claim_wall_clock,
     demo_env,
@@ -127,7 +128,7 @@ def flush_outbox(params: Params, layout: Layout, smtp: dict) -> dict:
 
 
 def run_session(params: Params, layout: Layout, params_file: Path, port: int | None, timeout_s: float,
-                say, t0: float, stack: str = "embedded") -> dict:
+                say, t0: float, stack: str = "embedded", live_hours: float = 0.0) -> dict:
     """Capture SMTP, start Airflow, drive the calendar, write the reports; both servers always stop."""
     from pipelines.demo.page import write_html, write_plot
     from pipelines.demo.report import write_summary
@@ -159,6 +160,10 @@ def run_session(params: Params, layout: Layout, params_file: Path, port: int | N
                 summary = summarize(params, layout, results, interval("monitor", day)[1], info)
                 write_summary(summary, layout)
                 say(day_line(result, summary["days"][-1], champion_at(layout)))
+            if live_hours > 0:
+                info["live"] = live_segment(params_file, layout, dates[-1] + dt.timedelta(days=1),
+                                            live_hours, stack, say)
+                say(live_lines(info["live"]))
             flush_outbox(params, layout, smtp)  # while the stores are up (production: they stop next)
             summary = summarize(params, layout, results, interval("monitor", dates[-1])[1], info)
     summary["elapsed_seconds"] = round(time.monotonic() - t0, 1)  # shutdown included
@@ -167,6 +172,8 @@ def run_session(params: Params, layout: Layout, params_file: Path, port: int | N
     write_html(summary, folder / "skill.png", folder / "summary.html")
     write_summary(summary, layout)
     print("\n" + format_table(summary) + "\n", flush=True)
+    if "live" in summary:
+        print(live_lines(summary["live"]) + "\n", flush=True)
     for key, value in summary["locations"].items():
         print(f"  {key:14s} {value}", flush=True)
     return summary

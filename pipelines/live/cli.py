@@ -36,8 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between archive reads (default live.interval_s)")
     parser.add_argument("--reload-seconds", type=float, help="how often the aliases are checked "
                                                              "(default serve.reload_seconds)")
-    parser.add_argument("--metrics-port", type=int, help="Prometheus metrics port on serve.host "
-                                                         "(default live.metrics_port; 0: none)")
+    parser.add_argument("--metrics-port", type=int, help="Prometheus metrics port (default "
+                                                         "live.metrics_port; 0: none)")
+    parser.add_argument("--metrics-host", help="address of the metrics listener (default serve.host, "
+                                               "127.0.0.1)")
     parser.add_argument("--until-idle", action="store_true",
                         help="stop once a read finds nothing new (a replay of what is archived)")
     parser.add_argument("--duration-s", type=float, help="stop after this many seconds")
@@ -49,16 +51,26 @@ def archive_roots(layout: Layout) -> list[Path]:
     return [p for p in (raw if isinstance(raw, Path) else None, layout.root / "spool" / "raw") if p]
 
 
-def first_hour(roots: list[Path], since: str | None) -> dt.datetime:
-    """Where reading starts: `since`, else the Berlin midnight starting the day before the newest hour."""
+def first_hour(roots: list[Path], since: str | None, wait: threading.Event | None = None,
+               interval_s: float = 5.0) -> dt.datetime:
+    """Where reading starts: `since`, else the Berlin midnight starting the day before the newest hour.
+    With `wait`, an empty archive is waited for (a scorer started before its poller) until it is set."""
     if since:
         return parse_instant(since)
-    hours = [d.name for r in roots if r.is_dir() for d in r.iterdir() if d.is_dir()]
-    if not hours:
-        raise StageError(f"railcast live: no raw archive under {', '.join(map(str, roots))}; start the "
-                         "poller (`railcast ingest poll --all`) or pass --since")
-    newest = parse_instant(max(hours) + ":00:00")
-    return local_midnight_utc(service_date_of(newest) - dt.timedelta(days=1))
+    said = False
+    while True:
+        hours = [d.name for r in roots if r.is_dir() for d in r.iterdir() if d.is_dir()]
+        if hours:
+            newest = parse_instant(max(hours) + ":00:00")
+            return local_midnight_utc(service_date_of(newest) - dt.timedelta(days=1))
+        problem = (f"railcast live: no raw archive under {', '.join(map(str, roots))}; start the poller "
+                   "(`railcast ingest poll --all`) or pass --since")
+        if wait is None or wait.is_set():
+            raise StageError(problem)
+        if not said:
+            print(problem + " (waiting for it)", flush=True)
+            said = True
+        wait.wait(interval_s)
 
 
 def models(params: Params, layout: Layout, reload_s: float, metrics: LiveMetrics):
@@ -83,16 +95,17 @@ def run(params: Params, layout: Layout, args: argparse.Namespace, stop: threadin
     reload_s = args.reload_seconds if args.reload_seconds is not None else params.serve.reload_seconds
     port = args.metrics_port if args.metrics_port is not None else params.live.metrics_port
     metrics = LiveMetrics()
+    host = args.metrics_host or params.serve.host
     if port:
-        metrics.serve(params.serve.host, port)
+        metrics.serve(host, port)
     roots = archive_roots(layout)
-    start = first_hour(roots, args.since)
+    start = first_hour(roots, args.since, None if args.until_idle else stop)
     tail = ArchiveTail(roots, start)
     champion, challenger = models(params, layout, reload_s, metrics)
     scorer = LiveScorer(params, layout, lambda: (champion.current, challenger.current))
     scorer.restore([service_date_of(start) + dt.timedelta(days=i) for i in range(4)])
     print(f"railcast live: reading {', '.join(map(str, roots))} from {start:%Y-%m-%d %H:00} UTC; "
-          f"publishing to {layout.dataset('live')}" + (f"; metrics on {params.serve.host}:{port}" if port
+          f"publishing to {layout.dataset('live')}" + (f"; metrics on {host}:{port}" if port
                                                       else ""), flush=True)
     began = time.monotonic()
     try:

@@ -153,7 +153,7 @@ def embedded_loop(tmp_path_factory) -> dict:
         env.delenv("MLFLOW_TRACKING_URI", raising=False)
         params = load_params(small_params(root))
         layout = Layout(params, root / "home")
-        summary = demo.run(params, layout, "construction", days=6, timeout_s=600)
+        summary = demo.run(params, layout, "construction", days=6, timeout_s=600, live_hours=1.0)
     return {"summary": summary, "layout": layout}
 
 
@@ -173,6 +173,11 @@ def check_closed_loop(summary: dict, layout: Layout) -> None:
     mails = subjects([layout.root / e for e in summary["emails"]])
     assert any("drift" in s for s in mails) and any("promoted" in s for s in mails), mails
     assert (layout.root / "reports" / "demo" / "summary.html").exists()
+    live = summary["live"]   # one simulated hour of day 7 through simulator, poller, live scorer and API
+    assert "error" not in live, live
+    assert live["predicted_departures"] > 100 and live["api_count"] == live["predicted_departures"]
+    assert live["matured"] > 20 and live["mae_min"]["model"] is not None
+    assert live["lead_time_min"]["median"] > 0
 
 
 @slow
@@ -200,7 +205,8 @@ def test_the_production_deployment_gives_the_same_table(embedded_loop, tmp_path:
     layout = Layout(params, tmp_path / "home")
     stack = on_stack.demo_stack(layout, 0)
     try:
-        summary = demo.run(params, layout, "construction", days=6, timeout_s=600, stack="production")
+        summary = demo.run(params, layout, "construction", days=6, timeout_s=600, stack="production",
+                           live_hours=1.0)
         engine = sa.create_engine(stack.database("airflow", "psycopg"))
         with engine.connect() as conn:
             hosts = dict(conn.execute(sa.text("SELECT hostname, count(*) FROM task_instance "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -40,6 +41,13 @@ def scrape(port: int) -> dict[str, float]:
             for name, _, value in [line.rpartition(" ")] if "{" not in name}
 
 
+def families(text: str) -> set[str]:
+    """Series names a /metrics page declares (labelled ones too, before their first sample)."""
+    kinds = dict(line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE "))
+    suffixes = {"histogram": ["_bucket", "_sum", "_count"]}
+    return {name + end for name, kind in kinds.items() for end in suffixes.get(kind, [""])}
+
+
 def test_a_restarted_scorer_decides_nothing_twice_and_exports_its_metrics(world, tmp_path) -> None:
     layout = world["layout"]
     attempts = sum(len(read_raw_hour(layout.dataset("raw"), h).lines)
@@ -59,6 +67,15 @@ def test_a_restarted_scorer_decides_nothing_twice_and_exports_its_metrics(world,
                 continue
         assert seen["railcast_live_clock_timestamp_seconds"] >= (END - dt.timedelta(minutes=3)).timestamp()
         assert 0 < seen["railcast_live_lag_seconds"] < 900 and seen["railcast_live_champion_version"] == 1
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            declared = families(response.read().decode())
+        board = json.loads((PROJECT_ROOT / "docker" / "grafana" / "dashboards" / "railcast.json").read_text())
+        live_queries = [t["expr"] for panel in board["panels"] for t in panel["targets"]
+                        if "railcast_live_" in t["expr"]]
+        assert len(live_queries) >= 6
+        for query in live_queries:   # every live panel of the dashboard reads a series this process has
+            used = set(re.findall(r"\brailcast_live_[a-z_]+\b", query))
+            assert used <= declared, (query, sorted(used - declared))
     finally:
         proc.terminate()
         proc.wait(timeout=60)

@@ -54,7 +54,7 @@ ALLOWED = {
     "modeling": {"registry"}, "registry": {"modeling", "state"},
     "monitoring": {"modeling", "registry", "state"},
     "runtime": {"monitoring", "registry", "state"}, "ops": {"runtime"}, "state": set(),
-    "demo": {"monitoring", "ops", "registry", "runtime", "state", "validation"},
+    "demo": {"monitoring", "ops", "registry", "runtime", "serving", "state", "validation"},
     "serving": {"modeling", "registry"},
     "live": {"detection", "features", "registry", "serving", "sources"},
 }
