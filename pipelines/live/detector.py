@@ -6,12 +6,14 @@ after `last_seen + gap` exists and the clock has passed `last_seen + gap + grace
 service date's close: the decision the batch detector makes for the whole day, computed with the same
 row-level functions (`detection.sessionize_reference`, which the property tests hold equal to the
 vectorized detector). The clock is the latest poll instant seen, so replaying an archive gives the same
-decisions at any speed.
+decisions at any speed. State is bounded: a decided train not seen for an hour keeps only its
+decision and the poll that proved it gone (a poll more than an hour late for it is counted and
+ignored), and every group of a service date goes when the date closes.
 
 A poll that arrives after a group was decided (out of order, or a train shown again after leaving) can
 change its departure: the group is decided again and the new row returned as a revision, so the latest
-decision of every departure is the batch one. Groups of a closed service date are dropped (the batch
-detector owns them from then on), which keeps the state bounded by the open dates. A decided train shown
+decision of every departure is the batch one (after its close, a date is the batch detector's). A
+decided train shown
 again whose new session turns out to end here, or is still undecided at the close, has no batch
 departure: it is `withdrawn`.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,6 +31,7 @@ from pipelines.detection.sessionize import Window
 from pipelines.detection.sessionize_reference import departure_row, last_session, rank, state_of
 
 Key = tuple[str, dt.date, str]
+SETTLE = dt.timedelta(hours=1)   # a decided train's rows are dropped this long after, unless seen again
 
 
 class LiveDetector:
@@ -47,6 +50,9 @@ class LiveDetector:
         self.clock: dt.datetime | None = None
         self.closes: dict[dt.date, dt.datetime] = {}
         self.pruned_at: dt.datetime | None = None
+        self.settled: dict[Key, dt.datetime] = {}   # decided long enough ago: evidence poll time, no rows
+        self.to_settle: deque[tuple[dt.datetime, Key]] = deque()
+        self.late_ignored = 0
 
     def _close(self, day: dt.date) -> dt.datetime:
         if day not in self.closes:
@@ -68,6 +74,11 @@ class LiveDetector:
             if self._close(row[s.SERVICE_DATE]) <= poll_time:
                 continue   # after its close a service date is the batch detector's (it reads no later row)
             key = (row[s.STATION], row[s.SERVICE_DATE], row[s.TRAIN_NUMBER])
+            if key in self.settled:
+                if poll_time <= self.settled[key]:   # inside a settled session: over SETTLE late
+                    self.late_ignored += 1
+                    continue
+                del self.settled[key]                # shown again after it left: a new session
             by_time = self.groups.setdefault(key, {})
             kept = by_time.get(poll_time)
             if kept is None or rank(row) > rank(kept):
@@ -92,6 +103,9 @@ class LiveDetector:
             if row is not None and self.decided.get(key) != row:
                 self.decided[key] = row
                 out.append(row)
+            if row is not None:
+                self.to_settle.append((now, key))
+        self._settle(now)
         self._evict(now)
         return sorted(out, key=lambda r: r[s.DEPARTURE_ID])
 
@@ -111,6 +125,21 @@ class LiveDetector:
             return None
         return departure_row(last_session(sightings, good, self.gap), good, window)
 
+    def _settle(self, now: dt.datetime) -> None:
+        """Forget the rows of groups decided SETTLE ago and not seen since: only a sighting after the
+        poll that proved them gone (a new session) can change them now, or a poll over SETTLE late."""
+        while self.to_settle and self.to_settle[0][0] + SETTLE <= now:
+            _, key = self.to_settle.popleft()
+            if key in self.pending or key not in self.groups or key not in self.decided:
+                continue
+            last = self.last_seen[key]
+            if self.decided[key][s.LAST_SEEN] != last:
+                continue
+            good = self.good[key[0]]
+            self.settled[key] = good[bisect.bisect_left(good, last + self.gap)]
+            del self.groups[key], self.last_seen[key]
+            self.of_station[key[0]].discard(key)
+
     def _withdraw(self, key: Key) -> None:
         if key in self.decided:
             self.withdrawn.append(self.decided.pop(key))
@@ -122,11 +151,12 @@ class LiveDetector:
 
     def _evict(self, now: dt.datetime) -> None:
         """Drop groups of service dates closed at `now`; hourly, good polls no held group needs."""
-        closed = {d for d in {k[1] for k in self.groups} if self._close(d) <= now}
-        for key in [k for k in self.groups if k[1] in closed]:
+        held = {*self.groups, *self.settled}
+        closed = {d for d in {k[1] for k in held} if self._close(d) <= now}
+        for key in [k for k in held if k[1] in closed]:
             if key in self.pending:
                 self._withdraw(key)
-            for table in (self.groups, self.last_seen, self.decided):
+            for table in (self.groups, self.last_seen, self.decided, self.settled):
                 table.pop(key, None)
             self.pending.discard(key)
             self.of_station[key[0]].discard(key)

@@ -66,7 +66,7 @@ class LiveMetrics:
             self.last_decided.set(decided.timestamp())
             self.lag.set((clock - decided).total_seconds())
         self.open_groups.set(len(scorer.detector.groups))
-        self.rows_held.set(sum(t.num_rows for pieces in scorer.rows.values() for t in pieces))
+        self.rows_held.set(scorer.rows.size)
 
     def serve(self, host: str, port: int) -> None:
         """Export on http://host:port/metrics in a daemon thread."""

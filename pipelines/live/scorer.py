@@ -28,15 +28,16 @@ import pyarrow.compute as pc
 from pipelines import schema as s
 from pipelines.config import Params
 from pipelines.datasets import close_time
+from pipelines.detection.sessionize import INPUT_COLUMNS
 from pipelines.features.build_features import read_timetable_rows
 from pipelines.features.context import learn_timetable
 from pipelines.features.frame import build_frame
 from pipelines.live.detector import LiveDetector
 from pipelines.live.feed import Normalizer
+from pipelines.live.rowstore import RowStore
 from pipelines.serving import stream
 from pipelines.storage import Layout
 
-COMPACT_EVERY = 256      # poll tables of a day merged into one block this often (fewer chunks to filter)
 CHAMPION, SHADOW = "champion", "shadow"
 
 
@@ -54,7 +55,7 @@ class LiveScorer:
         self.detector = LiveDetector(dt.timedelta(minutes=det.gap_min), dt.timedelta(minutes=det.grace_min),
                                      partial(close_time, params))
         self.normalizer = Normalizer(params.ingest)
-        self.rows: dict[dt.date, list[pa.Table]] = defaultdict(list)
+        self.rows = RowStore()
         self.timetables: dict[dt.date, pd.DataFrame] = {}
         self.published: dict[tuple[str, str], tuple] = {}   # (departure, role) -> (t_pred, status, day)
         self.counts: Counter = Counter()
@@ -72,15 +73,14 @@ class LiveScorer:
         if poll is None:
             return
         self.counts["polls"] += 1
-        self.detector.add_poll(poll.station, poll.poll_time, poll.ok, poll.rows.to_pylist())
+        shown = poll.rows.select(list(INPUT_COLUMNS)).to_pylist()   # what detection reads
+        self.detector.add_poll(poll.station, poll.poll_time, poll.ok, shown)
         if poll.rows.num_rows == 0:
             return
         for day in set(poll.rows[s.SERVICE_DATE].to_pylist()):
             if close_time(self.params, day) > poll.poll_time:
-                pieces = self.rows[day]
-                pieces.append(poll.rows.filter(pc.equal(poll.rows[s.SERVICE_DATE], pa.scalar(day))))
-                if len(pieces) % COMPACT_EVERY == 0:
-                    pieces[-COMPACT_EVERY:] = [pa.concat_tables(pieces[-COMPACT_EVERY:]).combine_chunks()]
+                day_rows = poll.rows.filter(pc.equal(poll.rows[s.SERVICE_DATE], pa.scalar(day)))
+                self.rows.add(day, day_rows, self.detector.clock)
 
     def step(self, now: dt.datetime, clock: dt.datetime | None = None) -> pa.Table:
         """Decide, predict and publish what the clock (default: the newest poll instant) allows; returns
@@ -115,21 +115,9 @@ class LiveScorer:
         departures = pa.Table.from_pylist(decided, schema=s.DEPARTURES_SCHEMA).to_pandas()
         if day not in self.timetables:
             self.timetables[day] = learn_timetable(read_timetable_rows(self.params, self.layout, day))
-        return build_frame(departures, self._rows_for(day, departures), self.timetables[day], day,
-                           self.params.features)
-
-    def _rows_for(self, day: dt.date, departures: pd.DataFrame) -> pd.DataFrame:
-        """Rows of `day` with the departures' train numbers, or inside the recent window before a t_pred."""
-        pieces = self.rows.get(day)
-        if not pieces:
-            return s.SNAPSHOT_SCHEMA.empty_table().to_pandas()
-        table = pa.concat_tables(pieces)
         window = dt.timedelta(minutes=self.params.features.recent_window_min)
-        t_pred = departures[s.LAST_SEEN]
-        lo, hi = pa.scalar(t_pred.min() - window, s.TS), pa.scalar(t_pred.max(), s.TS)
-        near = pc.and_(pc.greater(table[s.POLL_TIME], lo), pc.less_equal(table[s.POLL_TIME], hi))
-        own = pc.is_in(table[s.TRAIN_NUMBER], pa.array(departures[s.TRAIN_NUMBER].unique()))
-        return table.filter(pc.or_(near, own)).to_pandas()
+        return build_frame(departures, self.rows.rows_for(day, departures, window), self.timetables[day],
+                           day, self.params.features)
 
     def _predictions(self, frame: pd.DataFrame, decided: list[dict], loaded: Any, role: str,
                      now: dt.datetime) -> list[dict]:
@@ -181,9 +169,9 @@ class LiveScorer:
         clock = self.detector.clock
         if clock is None:
             return
-        closed = {d for d in {*self.rows, *self.timetables} if close_time(self.params, d) <= clock}
+        closed = {d for d in {*self.rows.days, *self.timetables} if close_time(self.params, d) <= clock}
         for day in closed:
-            self.rows.pop(day, None)
+            self.rows.forget(day)
             self.timetables.pop(day, None)
         if closed:
             self.published = {k: v for k, v in self.published.items() if v[2] not in closed}

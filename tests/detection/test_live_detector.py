@@ -130,3 +130,19 @@ def test_groups_of_closed_dates_are_forgotten() -> None:
         detector.decide()
     assert detector.groups == {} and detector.pending == set()
     assert len(detector.good["A"]) <= 22   # at most the last hour's polls
+
+
+def test_a_decided_train_keeps_only_its_decision_and_a_new_session_still_counts() -> None:
+    times = grid(T0, range(0, 180, 3))                      # three hours of polls of one board
+    shown = set(times[:5]) | set(times[40:45])              # a train that leaves, and is back 2 h later
+    rows = [snap("A", t, "1", sched=T0 + dt.timedelta(minutes=150), day=T0.date())
+            for t in times if t in shown]
+    detector = LiveDetector(GAP, GRACE, lambda day: FAR)
+    for t in times:
+        detector.add_poll("A", t, True, [r for r in rows if r[s.POLL_TIME] == t])
+        detector.decide()
+        if t == times[39]:                                  # an hour after the first decision
+            assert detector.groups == {} and list(detector.settled.values()) == [times[6]]   # +12 + 5 min
+            detector.add_poll("A", times[2], True, [rows[2]])   # a copy of a poll almost two hours late
+            assert detector.late_ignored == 1
+    assert list(detector.decided.values()) == batch(rows, [poll("A", t) for t in times], FAR)

@@ -59,7 +59,7 @@ def test_nothing_is_published_twice_and_a_restart_publishes_nothing_new(world) -
 
 def test_what_the_scorer_holds_is_the_open_dates(world) -> None:
     scorer = world["scorer"]
-    assert set(scorer.rows) <= {DAY - dt.timedelta(days=1), DAY}
+    assert set(scorer.rows.days) <= {DAY - dt.timedelta(days=1), DAY}
     withdrawn = stream.read_day(world["layout"], DAY).filter(pc.equal(
         stream.read_day(world["layout"], DAY)[s.LIVE_STATUS], "withdrawn"))
     assert withdrawn.num_rows == scorer.counts["withdrawn"]
