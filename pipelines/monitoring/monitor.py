@@ -22,6 +22,7 @@ from pipelines.monitoring import evidently_adapter as drift_adapter
 from pipelines.monitoring import history as monitor_history
 from pipelines.monitoring import inputs as mi
 from pipelines.monitoring import rules as drift_rules
+from pipelines.monitoring.served import live_performance
 from pipelines.storage import Layout, read_json, write_json
 from pipelines.timeutil import parse_instant
 
@@ -93,7 +94,8 @@ def run(params: Params, layout: Layout, day: dt.date, reference: mi.Reference | 
                 "window": {"start": days[0].isoformat(), "end": days[-1].isoformat()},
                 "record": str(folder / "decision.json"), "report": None, "event_start": None,
                 "min_post_event_days": params.monitor.min_post_event_days, **found,
-                "verdict": decision.verdict, "reason": decision.reason}
+                "verdict": decision.verdict, "reason": decision.reason,
+                "served_live": live_performance(layout, days, close_time(params, day))}
     if snapshot is not None:
         evidence["report"] = str(drift_adapter.save_html(snapshot, folder / "report.html"))
     evidence = json.loads(json.dumps(evidence, sort_keys=True, default=str))
@@ -125,6 +127,7 @@ def log_check(layout: Layout, reference: mi.Reference, version: str, day: dt.dat
     metrics = {"monitor_drift_share": (evidence.get("drift_share") or {}).get("share")}
     skill_now = ((evidence.get("skill") or {}).get("current") or {}).get("skill")
     metrics["monitor_skill"] = skill_now
+    metrics["monitor_live_mae"] = (evidence.get("served_live") or {}).get("mae")
     tracking.log_to_run(layout, run_id, metrics={k: float(v) for k, v in metrics.items() if v is not None},
                         files=files, at=parse_instant(evidence["as_of"]))
 

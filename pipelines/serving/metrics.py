@@ -54,3 +54,55 @@ class Metrics:
         self.loaded.set(loaded.loaded_at)
         if loaded.promoted_at:
             self.promoted.set(dt.datetime.fromisoformat(loaded.promoted_at).timestamp())
+
+
+class MonitorFigures:
+    """A collector of the monitor's latest daily figures (its newest decision record), read at most
+    every `every_s` seconds: what an operator watches beside the API's own numbers."""
+
+    def __init__(self, layout, every_s: float = 60.0) -> None:
+        self.layout, self.every_s = layout, every_s
+        self.read_at, self.figures = -every_s, {}
+
+    def _read(self) -> dict:
+        import json
+        import time
+
+        if time.monotonic() - self.read_at < self.every_s:
+            return self.figures
+        self.read_at = time.monotonic()
+        root = self.layout.dataset("reports") / "drift"
+        days = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
+        for day in reversed(days):
+            record = root / day / "decision.json"
+            if record.exists():
+                evidence = json.loads(record.read_text()).get("evidence", {})
+                live = evidence.get("served_live") or {}
+                current = (evidence.get("skill") or {}).get("current") or {}
+                midnight = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+                self.figures = {
+                    "day_timestamp_seconds": midnight.timestamp(),
+                    "drift_share": (evidence.get("drift_share") or {}).get("share"),
+                    "drifted": None if evidence.get("drifted") is None else float(bool(evidence["drifted"])),
+                    "skill": current.get("skill"), "mae": current.get("mae"),
+                    "live_mae": live.get("mae"), "live_labeled": live.get("n_labeled")}
+                break
+        return self.figures
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        for name, value in self._read().items():
+            if value is not None:
+                yield GaugeMetricFamily(f"railcast_monitor_{name}", MONITOR_HELP[name], value=float(value))
+
+
+MONITOR_HELP = {
+    "day_timestamp_seconds": "Service date of the newest monitor check (UTC midnight, unix time)",
+    "drift_share": "Share of feature columns that drifted in that check",
+    "drifted": "1 when any drift signal fired in that check",
+    "skill": "Champion's skill vs persistence on the window's matured labels",
+    "mae": "Champion's MAE (minutes) on the window's matured labels (the daily score)",
+    "live_mae": "MAE (minutes) of the predictions served live, on the window's matured labels",
+    "live_labeled": "Live predictions of the window with a matured label",
+}

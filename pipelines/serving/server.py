@@ -20,10 +20,11 @@ def build(params: Params, layout: Layout):
     """The champion holder (loaded once, not yet watching), the metrics and the ASGI app."""
     from pipelines.serving.app import create_app
     from pipelines.serving.champion import Champion
-    from pipelines.serving.metrics import Metrics
+    from pipelines.serving.metrics import Metrics, MonitorFigures
     from pipelines.serving.stream import StreamView
 
     metrics = Metrics()
+    metrics.registry.register(MonitorFigures(layout))
     champion = Champion(layout, params.serve.reload_seconds, metrics.model_changed)
     try:
         champion.refresh()

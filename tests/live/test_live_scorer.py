@@ -64,3 +64,18 @@ def test_what_the_scorer_holds_is_the_open_dates(world) -> None:
         stream.read_day(world["layout"], DAY)[s.LIVE_STATUS], "withdrawn"))
     assert withdrawn.num_rows == scorer.counts["withdrawn"]
 
+
+def test_the_monitor_measures_what_was_served_live_on_the_matured_labels(world) -> None:
+    from pipelines.datasets import close_time
+    from pipelines.monitoring.served import live_performance
+
+    layout = world["layout"]
+    served = live_performance(layout, [DAY], close_time(world["params"], DAY))
+    features = read_table(layout.day_file("features", DAY)).to_pandas()
+    labels = read_table(layout.day_file("labels", DAY)).to_pandas()
+    labeled = features.merge(labels[labels[s.LABEL_STATUS] == s.LABELED], on=s.DEPARTURE_ID)
+    batch_mae = (world["models"][0].model.predict(labeled) - labeled[s.LABEL]).abs().mean()
+    assert served["n_labeled"] == len(labeled) > 100 and served["model_versions"] == ["1"]
+    assert served["mae"] == round(float(batch_mae), 6)   # live served exactly what a batch score gives
+    assert served["mae_persistence"] is not None and served["skill"] is not None
+

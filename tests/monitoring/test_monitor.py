@@ -99,6 +99,24 @@ def test_decision_record_report_and_history_written_identically_on_rerun(setup, 
     assert monitor_history.day_record(layout, DAY) == stored and len(monitor_history.days_before(
         layout, DAY + dt.timedelta(days=1))) == 1
     assert monitor.read_decision(params, layout, DAY)["verdict"] == "no_drift"
+    assert record["evidence"]["served_live"]["n_predicted"] == 0   # no live scorer ran: tests/live
+
+
+def test_the_api_exports_the_newest_checks_figures(quiet):
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from pipelines.serving.metrics import MonitorFigures
+
+    layout, result = quiet
+    evidence = json.loads(open(result["record"]).read())["evidence"]
+    registry = CollectorRegistry()
+    registry.register(MonitorFigures(layout))
+    samples = dict(line.rsplit(" ", 1) for line in generate_latest(registry).decode().splitlines()
+                   if line and not line.startswith("#"))
+    assert float(samples["railcast_monitor_drift_share"]) == evidence["drift_share"]["share"]
+    assert samples["railcast_monitor_drifted"] == "0.0" and "railcast_monitor_live_mae" not in samples
+    assert float(samples["railcast_monitor_day_timestamp_seconds"]) == dt.datetime.combine(
+        DAY, dt.time(), dt.UTC).timestamp()
 
 
 def test_shifted_window_defers_then_retrains_once_per_incident(incident):
