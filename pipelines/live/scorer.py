@@ -59,6 +59,7 @@ class LiveScorer:
         self.timetables: dict[dt.date, pd.DataFrame] = {}
         self.published: dict[tuple[str, str], tuple] = {}   # (departure, role) -> (t_pred, status, day)
         self.counts: Counter = Counter()
+        self.appended: Counter = Counter()      # stream files written per day since the last merge
         self.last_decided: dt.datetime | None = None
 
     def restore(self, days: list[dt.date]) -> None:
@@ -104,7 +105,11 @@ class LiveScorer:
         self._forget_closed()
         table = pa.Table.from_pylist(out, schema=s.LIVE_SCHEMA)
         if table.num_rows:
-            stream.append(self.layout, table, now)
+            for path in stream.append(self.layout, table, now):
+                self.appended[path.parent.name] += 1
+                if self.appended[path.parent.name] >= stream.MERGE_AT:
+                    self.appended[path.parent.name] = 0
+                    stream.merge_small_files(self.layout, dt.date.fromisoformat(path.parent.name))
             for row in out:
                 self._remember(row)
             self.counts["published"] += table.num_rows

@@ -1,10 +1,11 @@
 """The live predictions stream: append-only Parquet files, a folder per service date.
 
 `railcast live` appends one file per batch of decisions (`live/<service date>/<published at>-<digest>
-.parquet`, written whole and renamed into place, named so that names sort in publishing order);
-nothing is rewritten. A reader takes the latest row of each
-departure and role: a revision (the train was shown again) supersedes the earlier row, a withdrawal
-ends it. DuckDB reads the folder as one table: `read_parquet('live/2025-09-01/*.parquet')`.
+.parquet`, written whole and renamed into place, named so that names sort in publishing order), and
+every MERGE_AT files merges them into one (`<first one's time>-m-<digest>.parquet`, written before the
+small ones go: a reader in between sees rows twice, which changes no latest row). A reader takes the
+latest row of each departure and role: a revision (the train was shown again) supersedes the earlier
+row, a withdrawal ends it. DuckDB reads the folder as one table: `read_parquet('live/<date>/*.parquet')`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,25 @@ def append(layout: Layout, table: pa.Table, published_at: dt.datetime) -> list:
     return written
 
 
+MERGE_AT = 300   # small files of a day merged into one this often (about every 5 minutes at 1 per second)
+MERGED = "-m-"
+
+
+def merge_small_files(layout: Layout, day: dt.date) -> int:
+    """Merge the day's files written one per batch into one file once there are MERGE_AT; returns how
+    many were merged (0: not yet)."""
+    folder = day_folder(layout, day)
+    small = sorted(f for f in folder.glob("*.parquet") if MERGED not in f.name) if folder.exists() else []
+    if len(small) < MERGE_AT:
+        return 0
+    table = pa.concat_tables([read_table(f, schema=s.LIVE_SCHEMA) for f in small])
+    digest = hashlib.sha1("|".join(f.name for f in small).encode()).hexdigest()[:12]
+    write_parquet(table, folder / f"{small[0].name.split('-')[0]}{MERGED}{digest}.parquet")
+    for f in small:
+        f.unlink()
+    return len(small)
+
+
 def read_day(layout: Layout, day: dt.date) -> pa.Table:
     """Every row published for service date `day`, in publishing order."""
     folder = day_folder(layout, day)
@@ -51,7 +71,7 @@ def latest(table: pa.Table, withdrawn: bool = False) -> pa.Table:
     order = pa.array(range(table.num_rows), pa.int64())
     indexed = table.append_column("_order", order)
     last = indexed.group_by([s.DEPARTURE_ID, s.ROLE]).aggregate([("_order", "max")])
-    picked = table.take(pc.sort_indices(last["_order_max"]))
+    picked = table.take(last["_order_max"])
     if not withdrawn:
         picked = picked.filter(pc.equal(picked[s.LIVE_STATUS], "live"))
     return picked.take(pc.sort_indices(picked, [(s.DEPARTURE_ID, "ascending"), (s.ROLE, "ascending")]))
@@ -74,6 +94,8 @@ class StreamView:
         folder = day_folder(self.layout, day)
         files = sorted(folder.glob("*.parquet")) if folder.exists() else []
         names, table = self.tables.get(day, (set(), s.LIVE_SCHEMA.empty_table()))
+        if names - {f.name for f in files}:   # small files were merged: read the folder afresh
+            names, table = set(), s.LIVE_SCHEMA.empty_table()
         new = [f for f in files if f.name not in names]
         if new:
             table = pa.concat_tables([table, *(read_table(f, schema=s.LIVE_SCHEMA) for f in new)])
