@@ -78,6 +78,7 @@ def metric(port: int, name: str) -> float | None:
 def run_segment(params_file: Path, layout: Layout, day: dt.date, hours: float, stack: str,
                 say) -> dict[str, Any]:
     """Run the four processes for `hours` simulated hours of `day`; returns what the API answered."""
+    began = time.monotonic()
     start = local_midnight_utc(day) + dt.timedelta(hours=START_HOUR)
     env, logs = child_env(layout, stack), layout.root / "reports" / "demo" / "live"
     sim, api, scrape = free_port(), free_port(), free_port()
@@ -109,6 +110,7 @@ def run_segment(params_file: Path, layout: Layout, day: dt.date, hours: float, s
             answer = json.loads(response.read())
     end = start + dt.timedelta(hours=hours)
     return {"day": day.isoformat(), "start": start.isoformat(), "end": end.isoformat(), "speed": SPEED,
+            "seconds": round(time.monotonic() - began, 1),
             "attempts": attempts, "api_count": answer["count"], "api_sample": answer["predictions"][:1],
             **judge(layout, day, end)}
 
@@ -159,4 +161,5 @@ def live_lines(live: dict[str, Any]) -> str:
             f"{live['predicted_departures']} departures predicted while running ({live['attempts']} polls; "
             f"the API lists {live['api_count']}); lead time to the true arrival median {lead['median']} min, "
             f"p10 {lead['p10']} min; MAE on the {live['matured']} arrivals so far: model {mae['model']}, "
-            f"persistence {mae['persistence']}, board forecast {mae['board_forecast']} min")
+            f"persistence {mae['persistence']}, board forecast {mae['board_forecast']} min "
+            f"[{live.get('seconds')} s]")

@@ -21,7 +21,7 @@ from pipelines.sources.dbf.archive import read_raw_hour
 from pipelines.timeutil import hours_between
 from tests.airflow_helpers import free_port
 from tests.live.conftest import DAY, END, START
-from tests.serving.helpers import call, call_quietly
+from tests.serving.helpers import call, serving
 
 pytestmark = pytest.mark.integration
 
@@ -86,14 +86,7 @@ def test_a_restarted_scorer_decides_nothing_twice_and_exports_its_metrics(world,
 
 def test_the_api_serves_the_latest_live_predictions(world, tmp_path) -> None:
     layout = world["layout"]
-    port, log = free_port(), tmp_path / "serve.log"
-    proc = railcast("serve", "--home", str(layout.root), "--port", str(port), log=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while call_quietly(base) != 200:
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.5)
+    with serving(layout.root, tmp_path / "serve.log") as (base, _):
         expected = stream.latest(stream.read_day(layout, DAY)).to_pandas()
         expected = expected[(expected[s.ROLE] == "champion") & (expected[s.STATION] == "Dortmund Hbf")]
         status, body = call(base, "/v1/predictions?station=Dortmund%20Hbf&limit=5")   # newest date
@@ -108,6 +101,3 @@ def test_the_api_serves_the_latest_live_predictions(world, tmp_path) -> None:
         assert call(base, "/v1/predictions?date=yesterday")[1]["field"] == "date"
         assert call(base, "/v1/predictions?limit=0")[0] == 422
         assert call(base, "/v1/predictions?date=2024-01-01")[1]["predictions"] == []
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 
@@ -48,3 +55,28 @@ def metric(base: str, series: str) -> float:
         if line.startswith(series + " "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+@contextmanager
+def serving(home, log, *extra: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`railcast serve` over data root `home` on a free loopback port, once /healthz answers 200:
+    (base URL, process); terminated on exit. The embedded registry: MLFLOW_TRACKING_URI unset."""
+    from pipelines.config import PROJECT_ROOT
+    from tests.airflow_helpers import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines", "serve", "--home", str(home), "--port",
+                                 str(port), *extra], cwd=PROJECT_ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while call_quietly(base) != 200:
+            assert proc.poll() is None and time.monotonic() < deadline, Path(log).read_text()[-3000:]
+            time.sleep(0.5)
+        yield base, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
