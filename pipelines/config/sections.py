@@ -175,7 +175,7 @@ class Serve:
 class Live:
     """`railcast live`: the live scorer."""
 
-    interval_s: float = 1.0        # how often the archive is read and decisions published
+    interval_s: float = 0.5        # how often the archive is read and decisions published
     metrics_port: int = 8001       # its Prometheus metrics, on serve.host; 0: none
 
 
