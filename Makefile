@@ -20,7 +20,7 @@ help: ## Show this help
 
 setup: .venv/.synced ## Create the environment from uv.lock (installs uv with pip if missing)
 
-test: setup ## Run the whole test suite, Airflow end to end included (what CI runs; ~33 min on 2 cores)
+test: setup ## Run the whole test suite, Airflow end to end included (what CI runs; ~30 min on 2 cores)
 	$(PY) -m pytest -q tests
 
 test-quick: setup ## The suite without the slow tests (Airflow scheduler, backfill, e2e, demo; ~5 min)

@@ -82,7 +82,8 @@ class CannedBoards:
     """A stdlib HTTP server on 127.0.0.1 serving scripted responses per station (a stand-in DBF).
 
     `script[station]` is a list of (status, body, options) consumed one per request (the last repeats);
-    options: "sleep" seconds before answering, "cut" bytes to drop while keeping Content-Length.
+    options: "sleep" seconds before answering, "cut" bytes to drop while keeping Content-Length,
+    "location" a Location header (for redirects).
     `date_for()`, when set, gives the Date header (the server's clock). Requests are recorded.
     """
 
@@ -106,6 +107,8 @@ class CannedBoards:
                 data = body.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                if opts.get("location"):
+                    self.send_header("Location", opts["location"])
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 try:

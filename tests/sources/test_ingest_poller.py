@@ -293,3 +293,24 @@ def test_speed_needs_the_server_clock() -> None:
     with pytest.raises(StageError, match="--clock server"):
         Poller(PollPlan(base_url="http://127.0.0.1:9", stations=("A",), speed=60.0),
                ArchiveWriter("/tmp", "x"))
+
+
+def test_a_redirect_to_another_host_is_refused_and_drops_the_station(serve, tmp_path) -> None:
+    """SSRF: a board server must not make the poller fetch another service into the archive."""
+    inside = serve({"Secret": [(200, '{"token": "internal"}', {})]})   # another local service
+    board = serve({"Hamm": [(302, "", {"location": f"{inside.url}/Secret"})],
+                   "Old": [(301, "", {"location": "/Unna"})], "Unna": [OK]})
+    summary = make_poller(tmp_path, board.url, ["Hamm", "Old"], FakeClock(T0), max_polls=4,
+                          rate_per_min=600.0).run()
+    assert inside.count("Secret") == 0 and list(summary["dropped_stations"]) == ["Hamm"]
+    lines = {line["station"]: line for line in archived(tmp_path)}
+    assert lines["Hamm"]["error"].startswith("redirect_refused: 302 to http://127.0.0.1:")
+    assert "internal" not in json.dumps(archived(tmp_path))
+    assert lines["Old"]["status"] == 200 and board.count("Unna") >= 1   # same host: followed
+
+
+@pytest.mark.parametrize("base_url", ["file:///etc", "ftp://127.0.0.1/", "http://", "gopher://x"])
+def test_a_base_url_that_is_not_http_is_refused_before_any_request(base_url) -> None:
+    with pytest.raises(StageError, match="http:// or https://"):
+        Poller(PollPlan(base_url=base_url, stations=("A",)), ArchiveWriter("/tmp", "x"))
+

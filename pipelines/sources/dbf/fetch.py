@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 USER_AGENT = "railcast-ingest/0.1 (+https://github.com/railcast; polite: <=10 req/min)"
 STATION_ERRORS = ("unknown station", "got no results", "ambiguous")
+SCHEMES = ("http", "https")   # a board URL with another scheme (file://, ftp://) is refused
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,37 @@ class Fetched:
     date_header: str | None
     body: bytes | None
     error: str | None
+
+
+class RedirectRefused(urllib.error.URLError):
+    """A redirect to another host (or scheme than http/https): a misconfigured base URL, or an attempt
+    to make the poller fetch something else. Never followed."""
+
+
+class _SameHostOnly(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to the same host and port (http to https on it included)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 (stdlib signature)
+        old, new = urlsplit(req.full_url), urlsplit(urljoin(req.full_url, newurl))
+        if new.scheme not in SCHEMES or (new.hostname, _port(new)) != (old.hostname, _port(old)):
+            raise RedirectRefused(f"redirect_refused: {code} to {new.scheme}://{new.netloc}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _port(parts) -> int | None:
+    return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+
+
+@functools.cache
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_SameHostOnly)
+
+
+def check_base_url(base_url: str) -> None:
+    """Refuse a board base URL that is not http(s)://host[:port][/path]."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        raise ValueError(f"the board base URL must be http:// or https:// with a host, got {base_url!r}")
 
 
 def board_url(base_url: str, station: str) -> str:
@@ -43,7 +76,7 @@ def fetch(url: str, timeout_s: float, max_bytes: int) -> Fetched:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
     status = date = None
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as resp:
+        with _opener().open(request, timeout=timeout_s) as resp:
             status, date = resp.status, resp.headers.get("Date")
             return Fetched(status, date, *_read(resp, max_bytes))
     except urllib.error.HTTPError as exc:
@@ -60,6 +93,8 @@ def fetch(url: str, timeout_s: float, max_bytes: int) -> Fetched:
         return Fetched(status, date, cut.partial, "incomplete_read")
     except TimeoutError:
         return Fetched(status, date, None, "timeout")
+    except RedirectRefused as exc:
+        return Fetched(status, date, None, str(exc.reason))
     except urllib.error.URLError as exc:
         reason = "timeout" if isinstance(exc.reason, TimeoutError) else f"url_error: {exc.reason}"
         return Fetched(status, date, None, reason)
@@ -79,7 +114,10 @@ def error_text(body: bytes | None) -> str | None:
 
 
 def is_configuration_error(fetched: Fetched) -> bool:
-    """Unknown, ambiguous or unmatched station (HTTP 300, 4xx, or such an error body): never retry."""
+    """Unknown, ambiguous or unmatched station (HTTP 300, 4xx, or such an error body), or a redirect to
+    another host: never retry."""
+    if (fetched.error or "").startswith("redirect_refused"):
+        return True
     if fetched.status == 300 or (
         fetched.status is not None and 400 <= fetched.status < 500 and fetched.status != 429
     ):

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from pipelines.errors import StageError
 from pipelines.sources.dbf.archive import ArchiveWriter, make_line
-from pipelines.sources.dbf.fetch import Fetched, board_url, fetch, is_configuration_error, is_retryable
+from pipelines.sources.dbf.fetch import (
+    Fetched,
+    board_url,
+    check_base_url,
+    fetch,
+    is_configuration_error,
+    is_retryable,
+)
 from pipelines.sources.dbf.pacing import TokenBucket, check_plan, server_time
 
 log = logging.getLogger(__name__)
@@ -52,6 +59,10 @@ class Poller:
         fetcher: Callable[[str, float, int], Fetched] = fetch,
     ) -> None:
         check_plan(len(plan.stations), plan.interval_min, plan.rate_per_min)
+        try:
+            check_base_url(plan.base_url)
+        except ValueError as exc:
+            raise StageError(f"{exc}; set ingest.base_url or --base-url") from exc
         if plan.clock not in ("wall", "server"):
             raise StageError(f"unknown clock {plan.clock!r}: use wall or server")
         if plan.speed != 1.0 and (plan.clock != "server" or plan.speed <= 0):
