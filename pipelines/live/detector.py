@@ -88,6 +88,12 @@ class LiveDetector:
             self.of_station[row[s.STATION]].add(key)
             self.pending.add(key)
 
+    def adopt(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Decisions published before a restart: a later revision or withdrawal of them is still
+        reported (a row needs the identity columns and `last_seen`)."""
+        for row in rows:
+            self.decided.setdefault((row[s.STATION], row[s.SERVICE_DATE], row[s.TRAIN_NUMBER]), row)
+
     def decide(self, now: dt.datetime | None = None) -> list[dict[str, Any]]:
         """Departure rows decided (or changed) since the last call, sorted by departure_id; `now`
         defaults to the clock. Then forgets the groups of service dates closed by then."""
@@ -151,7 +157,7 @@ class LiveDetector:
 
     def _evict(self, now: dt.datetime) -> None:
         """Drop groups of service dates closed at `now`; hourly, good polls no held group needs."""
-        held = {*self.groups, *self.settled}
+        held = {*self.groups, *self.settled, *self.decided}
         closed = {d for d in {k[1] for k in held} if self._close(d) <= now}
         for key in [k for k in held if k[1] in closed]:
             if key in self.pending:

@@ -67,6 +67,8 @@ class LiveScorer:
         for day in days:
             for row in stream.latest(stream.read_day(self.layout, day), withdrawn=True).to_pylist():
                 self._remember(row)
+                if row[s.LIVE_STATUS] == "live":   # the detector can still revise or withdraw it
+                    self.detector.adopt([{**row, s.LAST_SEEN: row[s.T_PRED]}])
 
     def add(self, line: dict[str, Any]) -> None:
         """One archive line: a poll for the detector, its rows for the features of its service dates."""

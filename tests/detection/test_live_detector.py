@@ -39,7 +39,8 @@ def events_of(rows: list[dict], polls: list[dict]) -> list[Event]:
 
 def deliver(events: list[Event], close: dt.datetime, restart_at: int | None = None) -> dict[str, list[dict]]:
     """Feed `events` in order, deciding after each; at `restart_at` start over from the delivered
-    prefix and publish only what changed. Returns the published rows per departure_id, in order."""
+    prefix and what was published (as `railcast live` restores its stream) and publish only what
+    changed. Returns the published rows per departure_id, in order."""
     def fresh() -> LiveDetector:
         return LiveDetector(GAP, GRACE, lambda day: close)
 
@@ -59,6 +60,7 @@ def deliver(events: list[Event], close: dt.datetime, restart_at: int | None = No
     for i, (station, at, ok, shown) in enumerate(events):
         if i == restart_at:
             detector = fresh()
+            detector.adopt(history[-1] for history in published.values() if history[-1] is not None)
             for replayed in events[:i]:
                 detector.add_poll(*replayed)
             publish(detector.decide(), detector.clock)
