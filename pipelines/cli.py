@@ -6,7 +6,9 @@ import argparse
 import importlib
 import json
 import logging
+import signal
 import sys
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -40,6 +42,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mlflow-ui": ("pipelines.registry.commands",
                   "Open the MLflow UI on 127.0.0.1:5000 for the embedded store"),
 }
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM turned into an exception where the program is, like Ctrl-C: every `finally` runs and stops
+    what the command started (Python's default SIGTERM ends the process without running any)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(f"signal {signum}")
 
 
 def command_module(name: str) -> ModuleType:
@@ -100,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from pipelines.config import ConfigError, load_params
 
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         params = load_params(args.params, dict(args.overrides))
         module = command_module(args.command)
@@ -111,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     except StageError as exc:
         print(f"railcast {args.command}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"railcast {args.command}: stopped by {'SIGTERM' if terminated else 'Ctrl-C'}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+    finally:
+        if main_thread and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if isinstance(result, dict):
         print(json.dumps(result, indent=2, sort_keys=True, default=str))
     return 0

@@ -75,10 +75,12 @@ def default_interrupt() -> None:
 
 
 def start(env: dict[str, str], log_file: Path | None = None) -> subprocess.Popen:
-    """Start `airflow standalone` in its own session (process group), output to `log_file` or ours."""
+    """Start the embedded Airflow (`ops.airflow_group`: standalone's components without the log servers)
+    in its own session (process group), output to `log_file` or ours."""
     airflow_db.use_wal(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])  # before any Airflow process opens it
     out = open(log_file, "ab") if log_file else None  # noqa: SIM115 (the child owns it)
-    return subprocess.Popen([airflow_bin(), "standalone"], env=env, start_new_session=True,
+    leader = [sys.executable, "-m", "pipelines.ops.airflow_group"]
+    return subprocess.Popen(leader, env=env, start_new_session=True,
                             preexec_fn=default_interrupt,  # noqa: PLW1509 (one signal call, no locks)
                             stdout=out, stderr=subprocess.STDOUT if out else None)
 
@@ -88,7 +90,7 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout_s: float = 180) -> f
     started, url = time.monotonic(), f"http://127.0.0.1:{port}/api/v2/monitor/health"
     while time.monotonic() - started < timeout_s:
         if proc.poll() is not None:
-            raise RuntimeError(f"airflow standalone exited with code {proc.returncode}")
+            raise RuntimeError(f"Airflow exited with code {proc.returncode} before it answered")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -11,7 +13,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
+from airflow_helpers import free_port
 
 from pipelines.cli import main as cli_main
 from pipelines.config import PROJECT_ROOT
@@ -188,3 +192,39 @@ def test_cli_help(capsys):
     except SystemExit as done:
         assert done.code == 0
     assert "--port" in capsys.readouterr().out
+
+
+def test_sigterm_stops_railcast_airflow_and_all_it_started_which_listens_on_loopback_only(tmp_path):
+    """`timeout`, `docker stop` and systemd stop with SIGTERM: before, `railcast airflow` died at once and
+    left Airflow running in its own session. Airflow's log servers (8793, 8794) listened on every
+    interface; the embedded launcher runs without them, so every listener is on 127.0.0.1."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines", "airflow", "--port", str(port),
+                             "--home", str(tmp_path / "home")], cwd=PROJECT_ROOT, start_new_session=True,
+                            preexec_fn=airflow_local.default_interrupt, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:   # the UI line is printed once the API server answers
+            if "Airflow UI: http://127.0.0.1" in line:
+                break
+        assert proc.poll() is None, "railcast airflow ended before Airflow answered"
+        time.sleep(5)               # the scheduler and triggerer are up by now: their servers would be
+        family = process_tree.family(proc.pid, set())
+        listening = {(c.laddr.ip, c.laddr.port) for pid, _ in family
+                     for c in _connections(pid) if c.status == psutil.CONN_LISTEN}
+        assert ("127.0.0.1", port) in listening
+        assert {ip for ip, _ in listening} == {"127.0.0.1"}, listening
+        os.killpg(proc.pid, signal.SIGTERM)   # the whole foreground group, as `timeout` does
+        assert proc.wait(timeout=150) == 0, "stopped as by Ctrl-C: a clean stop"
+        assert "stopping Airflow" in proc.stdout.read()
+        assert [ident for ident in family if process_tree.Detached(*ident).alive()] == [], "left running"
+    finally:
+        if proc.poll() is None:
+            process_tree.stop_tree(proc, timeout_s=10)
+
+
+def _connections(pid: int) -> list:
+    try:
+        return psutil.Process(pid).net_connections("inet")
+    except psutil.Error:   # ended meanwhile
+        return []
