@@ -7,7 +7,7 @@ PY := .venv/bin/python
 # make demo STACK=production: the demo on the production deployment (railcast stack)
 STACK ?= embedded
 
-.PHONY: help setup test test-quick demo bench repro lint airflow mlflow serve stack stack-down tools clean
+.PHONY: help setup test test-quick demo bench repro lint audit airflow mlflow serve stack stack-down tools clean
 
 help: ## Show this help
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ test-quick: setup ## The suite without the slow tests (Airflow scheduler, backfi
 
 lint: setup ## Ruff over the code (Airflow's AIR rules included); CI runs it before the tests
 	.venv/bin/ruff check pipelines dags tests benchmarks
+
+audit: setup ## Check uv.lock against known vulnerabilities (pip-audit); says so when it cannot reach the advisories
+	$(PY) -m pipelines.ops.audit
 
 bench: setup ## Run the benchmarks; JSON results land in benchmarks/results/
 	$(PY) -m benchmarks

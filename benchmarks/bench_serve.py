@@ -25,7 +25,7 @@ from benchmarks.bench_train import write_days
 from pipelines.config import PROJECT_ROOT, load_params
 from pipelines.modeling import train
 from pipelines.ops.mail_capture import free_port
-from pipelines.registry import promote, tracking
+from pipelines.registry import integrity, promote, tracking
 from pipelines.storage import Layout
 
 REQUESTS = {1: 600, 100: 200}  # per batch size, after WARMUP
@@ -72,7 +72,7 @@ def timed(port: int, path: str, bodies: list[bytes]) -> dict:
 
 def bodies(layout: Layout, version: str, day, size: int, count: int) -> tuple[list[bytes], list[bytes]]:
     """The same rows as Railcast's body (raw features) and MLflow's (encoded matrix, dataframe_split)."""
-    model = tracking.load_version(layout, version)
+    model = integrity.load_version(layout, version)
     names = model.booster.feature_name()
     frame = pd.read_parquet(layout.day_file("features", day), columns=names)
     ours, theirs = [], []

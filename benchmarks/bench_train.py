@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pipelines import schema as s
 from pipelines.config import Params, load_params
@@ -48,7 +49,7 @@ def synthetic_day(day: dt.date, rows: int, seed: int,
     station = rng.choice(STATIONS, size=rows)
     numbers = [str(10000 + i) for i in range(rows)]
     minutes = pd.to_timedelta(hour * 60 + rng.integers(0, 60, rows), unit="min")
-    t_pred = pd.Series(local_midnight_utc(day) + minutes)
+    t_pred = pd.Series(local_midnight_utc(day) + minutes).astype("datetime64[us, UTC]")   # the schema's unit
     board = np.where(rng.random(rows) < 0.7, label + rng.normal(0, 3, rows).round(), np.nan)
     feats = pd.DataFrame({
         s.DEPARTURE_ID: [departure_id(day, n, st) for n, st in zip(numbers, station, strict=True)],
@@ -83,12 +84,18 @@ def synthetic_day(day: dt.date, rows: int, seed: int,
 
 def write_days(params: Params, layout: Layout, first: dt.date, n_days: int, rows: int, seed: int = 1,
                shift_from: dt.date | None = None, shift: float = 0.0) -> dt.datetime:
-    """Write features and labels partitions for n_days; returns the instant all of them have closed."""
+    """Write features and labels partitions for n_days, each features batch through the real
+    validate_features gate (train, score and monitor use only batches it passed); returns the instant
+    all of them have closed."""
+    from pipelines.validation import validate_features
+
     for i in range(n_days):
         day = first + dt.timedelta(days=i)
         feats, labels = synthetic_day(day, rows, seed, shift if shift_from and day >= shift_from else 0.0)
-        write_parquet(feats, layout.day_file("features", day))
+        table = pa.Table.from_pandas(feats, schema=s.FEATURES_SCHEMA, preserve_index=False)
+        write_parquet(table, layout.day_file("features", day))
         write_parquet(labels, layout.day_file("labels", day))
+        validate_features.validate_table(params, layout, day, table)
     return close_time(params, first + dt.timedelta(days=n_days - 1))
 
 

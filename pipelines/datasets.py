@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from pipelines import schema as s
 from pipelines.config import Params
-from pipelines.storage import Layout, read_table
+from pipelines.storage import Layout, read_json, read_table
 from pipelines.timeutil import hours_between, local_midnight_utc
 
 
@@ -65,3 +65,37 @@ def read_days(layout: Layout, name: str, days: list[dt.date]) -> pa.Table | None
     """Concatenate existing day partitions of dataset `name` (None when there are none)."""
     files = [p for d in days if (p := layout.day_file(name, d)).exists()]
     return pa.concat_tables([read_table(f) for f in files], promote_options="default") if files else None
+
+
+FEATURES_GATE = "validate_features"
+
+
+def verdict_file(layout: Layout, stage: str, day: dt.date) -> Path:
+    """ledger/<stage>/<day>.json: a validation stage's verdict on the batch of `day`."""
+    return layout.dataset("ledger") / stage / f"{day:%Y-%m-%d}.json"
+
+
+def quarantine_file(layout: Layout, stage: str, day: dt.date) -> Path:
+    """quarantine/<stage>/<day>.parquet: the rows a validation stage set aside, with the rule they broke."""
+    return layout.dataset("quarantine") / stage / f"{day:%Y-%m-%d}.parquet"
+
+
+def gate_refusal(layout: Layout, stage: str, day: dt.date) -> str | None:
+    """None when validation `stage` passed the batch of `day`; else why it cannot be used, naming the
+    report to open (a failed batch) or the stage to run (a batch never validated)."""
+    path = verdict_file(layout, stage, day)
+    if not path.exists():
+        return f"{stage} has not validated {day} (no {path}): run it for that day first"
+    verdict = read_json(path)
+    if verdict.get("verdict") == "passed":
+        return None
+    rules = ", ".join(verdict.get("failed_expectations") or []) or "a table-level rule"
+    return f"{stage} failed the batch of {day} on {rules}: open the report {layout.data / verdict['report']}"
+
+
+def quarantined(layout: Layout, stage: str, day: dt.date, column: str = s.DEPARTURE_ID) -> set[str]:
+    """The distinct `column` values of the rows `stage` quarantined for `day` (empty if none)."""
+    path = quarantine_file(layout, stage, day)
+    if not path.exists():
+        return set()
+    return set(read_table(path, columns=[column]).column(column).to_pylist())

@@ -68,15 +68,15 @@ def read_holdout(params: Params, layout: Layout, as_of: dt.datetime) -> tuple[li
 
 def run(params: Params, layout: Layout, version: str, as_of: dt.datetime, dry_run: bool = False) -> dict:
     """Gate registered `version` against the champion; record it and set `challenger` (unless dry run)."""
-    from pipelines.registry import ledger, tracking
+    from pipelines.registry import integrity, ledger, tracking
 
     days, holdout = read_holdout(params, layout, as_of)
     ledger.reconcile(layout)  # the champion compared against is the one the history names
     champion_version = tracking.get_alias(layout, tracking.CHAMPION)
-    champion = tracking.load_version(layout, champion_version) if champion_version else None
+    champion = integrity.load_version(layout, champion_version) if champion_version else None
     record = {"version": str(version), "champion_version": champion_version, "as_of": as_of.isoformat(),
               "holdout_days": [d.isoformat() for d in days], "dry_run": dry_run,
-              **compare(params, holdout, tracking.load_version(layout, version).predict(holdout), champion)}
+              **compare(params, holdout, integrity.load_version(layout, version).predict(holdout), champion)}
     target = layout.dataset("reports") / "gate" / f"decision-v{version}{'-dry' if dry_run else ''}.json"
     write_json(record, target)
     record["record_file"] = str(target)

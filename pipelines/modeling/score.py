@@ -19,9 +19,9 @@ import pyarrow as pa
 from pipelines import schema as s
 from pipelines.cli_args import add_day_list_arguments, day_list
 from pipelines.config import Params
-from pipelines.datasets import close_time
+from pipelines.datasets import FEATURES_GATE, close_time, gate_refusal, quarantined
 from pipelines.errors import StageError
-from pipelines.registry import ledger, tracking
+from pipelines.registry import integrity, ledger
 from pipelines.registry.history import champions_at
 from pipelines.storage import Layout, read_frame, write_parquet
 
@@ -49,7 +49,8 @@ def score_frame(features: pd.DataFrame, champion: Any, version: str, shadow: Any
 
 
 def run(params: Params, layout: Layout, day: dt.date) -> dict:
-    """Score service date `day`; writes predictions/<day>.parquet (nothing when no champion was live)."""
+    """Score service date `day`; writes predictions/<day>.parquet (nothing when no champion was live).
+    Only a features batch the validation gate passed is scored, without the rows it quarantined."""
     features_file = layout.day_file("features", day)
     if not features_file.exists():
         raise StageError(f"score: no features for {day} ({features_file}); "
@@ -60,13 +61,18 @@ def run(params: Params, layout: Layout, day: dt.date) -> dict:
     if version is None:
         return {"day": day.isoformat(), "rows": 0, "model_version": None,
                 "reason": f"no champion promoted at or before {instant.isoformat()}"}
+    refusal = gate_refusal(layout, FEATURES_GATE, day)
+    if refusal:
+        raise StageError(f"score {day}: not scoring a batch the features gate did not pass: {refusal}")
     features = read_frame(features_file)
-    champion = tracking.load_version(layout, version)
-    shadow = champion if shadow_version == version else tracking.load_version(layout, shadow_version)
+    set_aside = quarantined(layout, FEATURES_GATE, day)   # rows the gate quarantined are not scored
+    features = features[~features[s.DEPARTURE_ID].isin(set_aside)]
+    champion = integrity.load_version(layout, version)
+    shadow = champion if shadow_version == version else integrity.load_version(layout, shadow_version)
     table = score_frame(features, champion, version, shadow, shadow_version)
     target = write_parquet(table, layout.day_file("predictions", day))
-    return {"day": day.isoformat(), "rows": table.num_rows, "model_version": version,
-            "shadow_model_version": shadow_version, "predictions": str(target)}
+    return {"day": day.isoformat(), "rows": table.num_rows, "quarantined": len(set_aside),
+            "model_version": version, "shadow_model_version": shadow_version, "predictions": str(target)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -140,7 +140,7 @@ def run(params: Params, layout: Layout, as_of: dt.datetime, trigger: dict) -> di
     anywhere (the tracking server down mid-run, say) trains again and returns the version an earlier
     try registered, if one did, instead of registering another.
     """
-    from pipelines.registry import requests, tracking
+    from pipelines.registry import integrity, requests, tracking
 
     tr.check_trigger(trigger)
     fitted = fit(params, layout, as_of, td.event_start(trigger))  # a drift retrain holds out post-event days
@@ -159,6 +159,7 @@ def run(params: Params, layout: Layout, as_of: dt.datetime, trigger: dict) -> di
     example = feature_matrix(fitted.holdout.head(5), fitted.model.vocab)
     with tempfile.TemporaryDirectory(prefix="railcast-train-") as tmp:
         files = _artifacts(fitted, pred, params, trigger, Path(tmp))
+        tags.update(integrity.hash_tags(files))   # every load checks them (registry.integrity)
         logged = _register(layout, key, sha, lambda: tracking.log_training(
             layout, run_name=f"train-{as_of:%Y%m%dT%H%M}", params=settings,
             metrics=run_metrics(scores, fitted), artifacts=files, tags=tags, booster=fitted.model.booster,

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from pipelines import schema as s
 from pipelines.config import Params
-from pipelines.datasets import closed_days
+from pipelines.datasets import FEATURES_GATE, closed_days, gate_refusal, quarantined
 from pipelines.storage import Layout, duckdb_view
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,12 @@ SELECT {select} FROM features f
 JOIN (SELECT {departure_id}, {label}, {labeled_at} FROM labels
       WHERE CAST({labeled_at} AS TIMESTAMPTZ) <= $as_of AND {status} = '{labeled}') l
 USING ({departure_id})
+WHERE f.{departure_id} NOT IN (SELECT {departure_id} FROM quarantined)
 ORDER BY f.{t_pred}, f.{departure_id}
+"""
+_FEATURE_COUNTS = f"""
+SELECT count(*), count(*) FILTER (WHERE {s.DEPARTURE_ID} NOT IN (SELECT {s.DEPARTURE_ID} FROM quarantined))
+FROM features
 """
 _LABEL_COUNTS = f"""
 SELECT count(*) FROM labels
@@ -59,16 +64,22 @@ def read_training_table(params: Params, layout: Layout, days: list[dt.date], as_
     """
     import duckdb
 
-    usable = closed_days(params, days, as_of)
-    feats = [p for d in usable if (p := layout.day_file("features", d)).exists()]
+    closed = [d for d in closed_days(params, days, as_of) if layout.day_file("features", d).exists()]
+    refused = {d: why for d in closed if (why := gate_refusal(layout, FEATURES_GATE, d))}
+    usable = [d for d in closed if d not in refused]
+    for day, why in refused.items():
+        log.warning("training without %s: %s", day, why)
+    feats = [layout.day_file("features", d) for d in usable]
     labs = [p for d in usable if (p := layout.day_file("labels", d)).exists()]
+    set_aside = sorted(set().union(*(quarantined(layout, FEATURES_GATE, d) for d in usable)))
     con = duckdb.connect()
     try:
+        con.register("quarantined", pa.table({s.DEPARTURE_ID: pa.array(set_aside, pa.string())}))
         if feats:
             duckdb_view(con, "features", feats)
         if labs:
             duckdb_view(con, "labels", labs)
-        n_features = con.execute("SELECT count(*) FROM features").fetchall()[0][0] if feats else 0
+        n_all, n_features = con.execute(_FEATURE_COUNTS).fetchall()[0] if feats else (0, 0)
         n_unlabelable = con.execute(_LABEL_COUNTS, {"as_of": as_of}).fetchall()[0][0] if labs else 0
         table = con.sql(_training_join(columns), params={"as_of": as_of}).to_arrow_table() \
             if feats and labs else s.TRAINING_SCHEMA.empty_table()
@@ -81,6 +92,7 @@ def read_training_table(params: Params, layout: Layout, days: list[dt.date], as_
     table = table.cast(pa.schema([s.TRAINING_SCHEMA.field(f.name) if f.name in known else f
                                   for f in table.schema]))
     counts = {"features": n_features, "labeled": table.num_rows, "unlabelable": n_unlabelable,
+              "quarantined": n_all - n_features, "refused_days": len(refused),
               "not_yet_known": n_features - table.num_rows - n_unlabelable}
     log.info("training frame as of %s: %s", as_of.isoformat(), counts)
     return table, counts

@@ -8,6 +8,7 @@ the caller reports them itself.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -23,6 +24,11 @@ from pipelines.storage import atomic_path, to_path
 # Evidently stamps every widget with a fresh uuid and a random variable name: renumbered for stable bytes.
 _RANDOM_IDS = re.compile(r"metric_[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TEST_NAME = re.compile(r"^Value Drift for column (?P<column>.+)$")
+# The report's data block: one `var <dashboard id> = <JSON>;` line each, inside a <script> element.
+_DATA_LINE = re.compile(r"^(\s*var (?:additional_graphs_)?metric_[0-9a-f]{32} = )(.*);$", re.M)
+# In JSON, <, > and & occur only inside strings: their \u escapes are the same values, and no board
+# string (a destination, a line, a reason) can close the <script> element or open another tag.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
 def _dataset(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> Dataset:
@@ -83,8 +89,25 @@ def save_html(snapshot: object, target: Path) -> Path:
                 seen[raw] = f"metric_{n:032x}" if metric else f"00000000-0000-4000-8000-{n:012x}"
             return seen[raw]
 
-        tmp.write_text(_RANDOM_IDS.sub(stable, text), encoding="utf-8")
+        tmp.write_text(script_safe(_RANDOM_IDS.sub(stable, text)), encoding="utf-8")
     return to_path(target)
+
+
+def script_safe(page: str) -> str:
+    """`page` with the JSON of its data block escaped for a <script> element (Evidently embeds the
+    values raw: a category value `</script><script>...` ran as script in the report and in the email)."""
+    found = 0
+
+    def escaped(match: re.Match) -> str:
+        nonlocal found
+        json.loads(match.group(2))   # the whole line is one JSON value: else this is not the data block
+        found += 1
+        return match.group(1) + match.group(2).translate(_SCRIPT_SAFE) + ";"
+
+    page = _DATA_LINE.sub(escaped, page)
+    if not found:
+        raise ValueError("Evidently's report layout changed: its data block was not found to escape")
+    return page
 
 
 def stat_test(reference: pd.Series, current: pd.Series, method: str, threshold: float,

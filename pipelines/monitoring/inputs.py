@@ -10,7 +10,7 @@ import pandas as pd
 
 from pipelines import schema as s
 from pipelines.config import Params
-from pipelines.datasets import close_time
+from pipelines.datasets import FEATURES_GATE, close_time, gate_refusal, quarantined
 from pipelines.errors import StageError
 from pipelines.modeling import train_data as td
 from pipelines.modeling.training_rows import known_labels
@@ -49,9 +49,9 @@ class RegistryReference:
         return champion_at(self.layout, close_time(self.params, day))
 
     def frame(self, version: str) -> pd.DataFrame:
-        from pipelines.registry import tracking
+        from pipelines.registry import integrity
 
-        return read_frame(tracking.reference_file(self.layout, version))
+        return read_frame(integrity.reference_file(self.layout, version))
 
     def run_id(self, version: str) -> str | None:
         from pipelines.registry import tracking
@@ -86,10 +86,21 @@ def _read_days(layout: Layout, name: str, days: list[dt.date]) -> pd.DataFrame |
 
 
 def read_window(params: Params, layout: Layout, days: list[dt.date], version: str | None) -> pd.DataFrame:
-    """Features of `days` with the champion's prediction and the label known at the last day's close."""
+    """Features of `days` with the champion's prediction and the label known at the last day's close.
+
+    Only batches the features gate passed, without the rows it quarantined; the days left out and why
+    are in `attrs["refused_days"]` (the monitor records them with its decision)."""
+    present = [d for d in days if layout.day_file("features", d).exists()]
+    refused = {d.isoformat(): why for d in present if (why := gate_refusal(layout, FEATURES_GATE, d))}
+    days = [d for d in days if d.isoformat() not in refused]
     features = _read_days(layout, "features", days)
+    if features is not None:
+        set_aside = set().union(*(quarantined(layout, FEATURES_GATE, d) for d in days))
+        features = features[~features[s.DEPARTURE_ID].isin(set_aside)]
     if features is None or features.empty:
-        return pd.DataFrame(columns=[s.DEPARTURE_ID, *s.FEATURES, *s.BASELINES, s.PREDICTION, s.LABEL])
+        empty = pd.DataFrame(columns=[s.DEPARTURE_ID, *s.FEATURES, *s.BASELINES, s.PREDICTION, s.LABEL])
+        empty.attrs["refused_days"] = refused
+        return empty
     preds = _read_days(layout, "predictions", days)
     if preds is not None and version is not None:
         preds = preds[preds[s.MODEL_VERSION].astype(str) == str(version)]
@@ -99,7 +110,9 @@ def read_window(params: Params, layout: Layout, days: list[dt.date], version: st
         as_of = close_time(params, days[-1])
         known = known_labels(labels, as_of)
         features = features.merge(known[[s.DEPARTURE_ID, s.LABEL]], on=s.DEPARTURE_ID, how="left")
-    return features.sort_values(s.DEPARTURE_ID, kind="mergesort").reset_index(drop=True)
+    features = features.sort_values(s.DEPARTURE_ID, kind="mergesort").reset_index(drop=True)
+    features.attrs["refused_days"] = refused
+    return features
 
 
 def bootstrap_ready(params: Params, layout: Layout, day: dt.date) -> tuple[bool, str]:

@@ -57,10 +57,11 @@ def judge(params: Params, layout: Layout, day: dt.date, version: str | None, ref
                 {"kind": "bootstrap", "drifted": False,
                  "incident_key": f"bootstrap|{day}" if ready else None})
     current = mi.read_window(params, layout, mi.window_days(params, day), version)
+    refused = {"refused_days": current.attrs["refused_days"]}   # batches the features gate failed
     if current.empty:
         return (drift_rules.Decision(drift_rules.EMPTY_WINDOW, "no feature rows in the window"), None,
                 {"kind": "empty_window", "drifted": None, "incident_key": f"empty_window|{day}",
-                 "features_dir": str(layout.dataset("features"))})
+                 "features_dir": str(layout.dataset("features")), **refused})
     ref = reference.frame(version)
     if ref.empty:
         raise StageError(f"monitor: the reference of champion {version} is empty; retrain or roll back")
@@ -68,7 +69,8 @@ def judge(params: Params, layout: Layout, day: dt.date, version: str | None, ref
     decision, post = _decide(params, layout, day, checks["drifted"], history)
     start = decision.event_start.isoformat() if decision.event_start else None
     return decision, snapshot, {"kind": "drift", **checks, "post_event_days": [d.isoformat() for d in post],
-                                "event_start": start, "incident_key": f"drift|{start}" if start else None}
+                                "event_start": start, "incident_key": f"drift|{start}" if start else None,
+                                **refused}
 
 
 def _write(params: Params, layout: Layout, day: dt.date, evidence: dict, alert: dict | None) -> None:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipelines import schema as s
 from pipelines.config import Params
-from pipelines.datasets import is_closed
+from pipelines.datasets import FEATURES_GATE, gate_refusal, is_closed, quarantined
 from pipelines.modeling.train_data import labels_matured
 from pipelines.modeling.training_rows import known_labels
 from pipelines.storage import Layout, read_frame
@@ -47,6 +47,7 @@ def labeled_rows(params: Params, layout: Layout, day: dt.date, as_of: dt.datetim
                  where: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Labeled rows of `day` known at as_of, with the day's predictions; `where` (column -> value) filters."""
     feats = read_frame(layout.day_file("features", day))
+    feats = feats[~feats[s.DEPARTURE_ID].isin(quarantined(layout, FEATURES_GATE, day))]
     for column, value in (where or {}).items():
         feats = feats[feats[column].astype("string") == value]
     if s.BOARD_FORECAST_AVAILABLE not in feats:  # older partitions: the flag is "the board showed one"
@@ -104,6 +105,8 @@ def daily_scores(params: Params, layout: Layout, day: dt.date, as_of: dt.datetim
         return out
     if not layout.day_file("features", day).exists():
         return out
+    if refusal := gate_refusal(layout, FEATURES_GATE, day):   # a failed batch is not judged
+        return {**out, "refused": refusal}
     out.update(matured=True, **score_rows(labeled_rows(params, layout, day, as_of, where)))
     return out
 

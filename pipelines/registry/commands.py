@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+from urllib.parse import urlsplit, urlunsplit
 
 from pipelines.config import Params
 from pipelines.registry import history, ledger, promote, tracking
@@ -72,12 +73,24 @@ def add_mlflow_ui_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main_mlflow_ui(args: argparse.Namespace, params: Params) -> dict:
-    """Serve the MLflow UI for the embedded store on 127.0.0.1 (replaces this process)."""
+    """Serve the MLflow UI for the store on 127.0.0.1 (replaces this process). The store's URI goes to
+    the server in its environment, never its argv (`ps` shows argv to every user), and is printed with
+    any password masked."""
     layout = Layout(params, args.home)
     tracking.connect(layout)  # creates the store and experiment so the UI opens on something
-    argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking.tracking_uri(layout),
+    uri = tracking.tracking_uri(layout)
+    argv = [sys.executable, "-m", "mlflow", "server",
             "--default-artifact-root", (layout.mlflow_dir / "artifacts").resolve().as_uri(),
             "--host", "127.0.0.1", "--port", str(args.port), "--workers", "1"]  # one user, a shared machine
-    print(f"MLflow UI on http://127.0.0.1:{args.port} (store {tracking.tracking_uri(layout)})", flush=True)
-    os.execv(sys.executable, argv)
-    return {}  # not reached: execv replaces the process
+    print(f"MLflow UI on http://127.0.0.1:{args.port} (store {masked(uri)})", flush=True)
+    os.execve(sys.executable, argv, {**os.environ, "MLFLOW_BACKEND_STORE_URI": uri})
+    return {}  # not reached: execve replaces the process
+
+
+def masked(uri: str) -> str:
+    """`uri` with the password of its user part, if any, replaced by ***."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

@@ -20,9 +20,10 @@ from pathlib import Path
 import yaml
 
 from pipelines.config import Params
+from pipelines.datasets import FEATURES_GATE, quarantine_file, verdict_file
 from pipelines.errors import StageError
 from pipelines.registry import tracking
-from pipelines.storage import Layout
+from pipelines.storage import DataPath, Layout
 
 REMOTE_ENV = "RAILCAST_DVC_REMOTE"
 INPUTS_TAG, REMOTE_TAG = "inputs_dvc", "inputs_remote"
@@ -54,26 +55,37 @@ def repository(layout: Layout) -> Path:
 
 
 def record(params: Params, layout: Layout, version: str, days: list) -> str:
-    """Version the features and labels of `days` for registered `version`; returns the DVC hash."""
+    """Version the features and labels of `days`, with the features gate's verdicts and quarantine
+    (which rows training used), for registered `version`; returns the DVC hash."""
     tags = tracking.version_info(layout, version)["tags"]
     if INPUTS_TAG in tags:
         return tags[INPUTS_TAG]  # a retried train: recorded by the earlier try
     repo = repository(layout)
     folder = repo / "inputs" / f"v{version}"
     shutil.rmtree(folder, ignore_errors=True)
-    for name in ("features", "labels"):
-        for day in days:
-            source = layout.day_file(name, day)
-            if source.exists():
-                target = folder / getattr(params.paths, name) / source.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(source.read_bytes())  # the source may be an object in the store
+    for source, relative in _inputs(params, layout, days):
+        if source.exists():
+            target = folder / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())  # the source may be an object in the store
     _dvc(repo, "add", "-q", f"inputs/v{version}")
     digest = yaml.safe_load((repo / "inputs" / f"v{version}.dvc").read_text())["outs"][0]["md5"]
     _dvc(repo, "push", "-q", f"inputs/v{version}.dvc")
     shutil.rmtree(folder)  # the DVC cache and the remote hold it
     tracking.set_version_tags(layout, version, {INPUTS_TAG: digest, REMOTE_TAG: remote_url(layout)})
     return digest
+
+
+def _inputs(params: Params, layout: Layout, days: list) -> list[tuple[DataPath, Path]]:
+    """(file, path under a data root) of every input of training on `days`."""
+    out = [(layout.day_file(name, day), Path(getattr(params.paths, name)) / f"{day:%Y-%m-%d}.parquet")
+           for name in ("features", "labels") for day in days]
+    for day in days:
+        out.append((verdict_file(layout, FEATURES_GATE, day),
+                    Path(params.paths.ledger) / FEATURES_GATE / f"{day:%Y-%m-%d}.json"))
+        out.append((quarantine_file(layout, FEATURES_GATE, day),
+                    Path(params.paths.quarantine) / FEATURES_GATE / f"{day:%Y-%m-%d}.parquet"))
+    return out
 
 
 def restore(layout: Layout, version: str, digest: str) -> Path:

@@ -15,21 +15,21 @@ import sqlalchemy as sa
 
 from pipelines.config import Params
 from pipelines.errors import StageError
-from pipelines.modeling.model import file_sha256
-from pipelines.registry import history, tracking
+from pipelines.registry import history, integrity, tracking
 from pipelines.registry.ledger import default_actor, move_alias, registry_transaction
 from pipelines.storage import Layout, read_json
 from pipelines.timeutil import UTC, parse_instant
 
 
 def verify_artifact(layout: Layout, version: str) -> str:
-    """Hash the stored model file; refuse when it differs from the SHA-256 tagged at training."""
-    expected = tracking.version_info(layout, version)["tags"].get(tracking.SHA_TAG)
-    actual = file_sha256(tracking.model_file(layout, version))
-    if expected != actual:
-        raise StageError(f"refused: model file of version {version} hashes to {actual[:12]}, the registry "
-                         f"tag says {str(expected)[:12]}: the artifact was modified; retrain or restore it")
-    return actual
+    """Check the version's model, vocabularies and reference against the hashes tagged at training
+    (`registry.integrity`); refuse the move when one differs. Returns the model's SHA-256."""
+    try:
+        integrity.reference_file(layout, version)
+        return integrity.model_files(layout, version)[2]
+    except integrity.IntegrityError as exc:
+        raise integrity.IntegrityError(f"refused: {exc}: the artifact was modified; retrain or "
+                                       f"restore it") from None
 
 
 def _refuse(conn: sa.Connection, decision: dict, why: str, who: str, when: str) -> dict:

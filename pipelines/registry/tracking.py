@@ -183,16 +183,3 @@ def run_info(layout: Layout, run_id: str) -> dict:
     """Params and tags of a run."""
     run = client(layout).get_run(run_id)
     return {"params": dict(run.data.params), "tags": dict(run.data.tags), "metrics": dict(run.data.metrics)}
-
-
-def reference_file(layout: Layout, version: str) -> Path:
-    """The holdout features + predictions a version was trained with (the monitor's drift reference)."""
-    return run_artifact(layout, version_info(layout, version)["run_id"], REFERENCE_ARTIFACT)
-
-
-def load_version(layout: Layout, version: str):
-    """The DelayModel of a registered version (booster from the registry, vocabularies from its run)."""
-    from pipelines.modeling.model import load_model
-
-    info = version_info(layout, version)
-    return load_model(model_file(layout, version), run_artifact(layout, info["run_id"], VOCAB_ARTIFACT))

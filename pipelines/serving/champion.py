@@ -15,15 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipelines.modeling.model import DelayModel, file_sha256, load_model
-from pipelines.registry import tracking
+from pipelines.modeling.model import DelayModel, load_model
+from pipelines.registry import integrity, tracking
+from pipelines.registry.integrity import IntegrityError
 from pipelines.storage import Layout
 
 log = logging.getLogger(__name__)
-
-
-class IntegrityError(RuntimeError):
-    """A registered version's model file does not have the bytes its hash tag records."""
 
 
 @dataclass(frozen=True)
@@ -43,16 +40,11 @@ def load(layout: Layout, version: str) -> Loaded:
     """Load `version` from the registry after checking its model file against its hash tag."""
     from pipelines.registry.history import champion_moves
 
-    info = tracking.version_info(layout, version)
-    path = tracking.model_file(layout, version)
-    expected, actual = info["tags"].get(tracking.SHA_TAG), file_sha256(path)
-    if expected != actual:
-        raise IntegrityError(f"model version {version}: file {path} has SHA-256 {actual}, the registry "
-                             f"records {expected}; not serving it")
-    model = load_model(path, tracking.run_artifact(layout, info["run_id"], tracking.VOCAB_ARTIFACT))
+    path, vocab, sha = integrity.model_files(layout, version)   # IntegrityError before LightGBM reads
+    model = load_model(path, vocab)
     moves = [e for e in champion_moves(layout) if str(e["to"]) == str(version)]
     codes = {col: {value: i + 1 for i, value in enumerate(values)} for col, values in model.vocab.items()}
-    return Loaded(str(version), actual, model, tuple(model.booster.feature_name()), codes, time.time(),
+    return Loaded(str(version), sha, model, tuple(model.booster.feature_name()), codes, time.time(),
                   moves[-1]["when"] if moves else None)
 
 

@@ -17,6 +17,8 @@ import pyarrow.compute as pc
 
 from pipelines import schema as s
 from pipelines.config import Params, Validation
+from pipelines.datasets import quarantine_file
+from pipelines.datasets import verdict_file as ledger_file
 from pipelines.errors import StageError
 from pipelines.storage import Layout, atomic_path, read_json, read_table, write_json, write_parquet
 from pipelines.validation import report as validation_report
@@ -109,16 +111,6 @@ def run_gate(params: Params, layout: Layout, stage: str, prefix: str, day: dt.da
         raise StageError(f"{stage} {day:%Y-%m-%d}: batch failed validation on {', '.join(blocking)} "
                          f"({failing} of {rows} rows failing); open the report {report}")
     return summary
-
-
-def ledger_file(layout: Layout, stage: str, day: dt.date) -> Path:
-    """ledger/<stage>/<day>.json"""
-    return layout.dataset("ledger") / stage / f"{day:%Y-%m-%d}.json"
-
-
-def quarantine_file(layout: Layout, stage: str, day: dt.date) -> Path:
-    """quarantine/<stage>/<day>.parquet"""
-    return layout.dataset("quarantine") / stage / f"{day:%Y-%m-%d}.parquet"
 
 
 def passed(layout: Layout, stage_name: str, day: dt.date) -> bool:

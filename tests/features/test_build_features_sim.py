@@ -22,7 +22,7 @@ from pipelines.sources import simulate
 from pipelines.sources.simulator.source import frame_source, network_source
 from pipelines.storage import Layout
 from pipelines.timeutil import local_midnight_utc
-from pipelines.validation import validate_snapshots
+from pipelines.validation import validate_features, validate_snapshots
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +48,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Params, Layout,
         validate_snapshots.run(params, layout, day)
         detect_departures.run(params, layout, day)
         results[day] = build_features.run(params, layout, day)
+        validate_features.run(params, layout, day)   # training reads only batches the gate passed
     return params, layout, results
 
 

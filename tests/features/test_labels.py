@@ -16,6 +16,7 @@ from pipelines.features.frame import prediction_rows
 from pipelines.features.labels import extract_labels
 from pipelines.modeling.training_rows import read_training_frame
 from pipelines.storage import Layout, write_parquet
+from pipelines.validation import validate_features
 from tests.features_scenario import DAY, at, departure, departures_frame, snap, snapshot_rows, snapshots_frame
 
 pytestmark = pytest.mark.unit
@@ -76,7 +77,7 @@ def test_unlabelable_known_no_later_than_close(params: Params) -> None:
     assert label[s.LABELED_AT] == pd.Timestamp(close_time(params, DAY))
 
 
-def _write_partitions(layout: Layout, close: dt.datetime) -> None:
+def _write_partitions(params: Params, layout: Layout, close: dt.datetime) -> None:
     ids = [departure_id(DAY, n, "A") for n in ("1", "2", "3")]
     features = pd.DataFrame({c: [None] * 3 for c in s.FEATURES_SCHEMA.names})
     features[s.DEPARTURE_ID], features[s.SERVICE_DATE] = ids, DAY
@@ -90,6 +91,7 @@ def _write_partitions(layout: Layout, close: dt.datetime) -> None:
                            s.LABEL_REASON: [None, None, "cut_short"]})
     write_parquet(pa.Table.from_pandas(labels, schema=s.LABELS_SCHEMA, preserve_index=False),
                   layout.day_file("labels", DAY))
+    validate_features.run(params, layout, DAY)   # training reads only batches the gate passed
 
 
 @pytest.mark.parametrize(("shift_h", "numbers", "not_yet"),
@@ -97,7 +99,7 @@ def _write_partitions(layout: Layout, close: dt.datetime) -> None:
 def test_as_of_join_sees_only_labels_known_then(params: Params, layout: Layout, shift_h: float,
                                                 numbers: list[str], not_yet: int) -> None:
     close = close_time(params, DAY)
-    _write_partitions(layout, close)
+    _write_partitions(params, layout, close)
     frame = read_training_frame(params, layout, [DAY], close + dt.timedelta(hours=shift_h))
     assert frame[s.TRAIN_NUMBER].tolist() == numbers          # before close the day is not usable at all
     assert frame[s.LABEL].tolist() == [3.0, 8.0][:len(numbers)]

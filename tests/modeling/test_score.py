@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from pipelines import schema as s
@@ -11,7 +12,10 @@ from pipelines.config import load_params
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
 from pipelines.modeling import score, train
-from pipelines.registry import tracking
+from pipelines.modeling.training_rows import read_training_table
+from pipelines.registry import integrity
+from pipelines.storage import read_table, write_parquet
+from pipelines.validation import validate_features
 from tests.small_training import day, promote_passed, small_training, synthetic_store
 
 pytestmark = pytest.mark.integration
@@ -59,7 +63,7 @@ def test_later_champion_scores_with_first_in_shadow_and_reruns_identically(score
     assert table[s.DEPARTURE_ID].tolist() == features[s.DEPARTURE_ID].tolist()
     assert table[s.PREDICTION_ID].is_unique
     assert set(table[s.MODEL_VERSION]) == {v2} and set(table[s.SHADOW_MODEL_VERSION]) == {v1}
-    expected = tracking.load_version(layout, v2).predict(features)
+    expected = integrity.load_version(layout, v2).predict(features)
     assert table[s.PREDICTION].to_numpy() == pytest.approx(expected)
     assert not (table[s.PREDICTION] == table[s.SHADOW_PREDICTION]).all()
     score.run(params, layout, day(5))
@@ -73,3 +77,36 @@ def test_missing_features_refused_and_cli(scored, capsys):
     overrides = [f"--set={k}={v}" for k, v in SMALL.items() if k != "train.lgb_params"]
     code = cli_main(["score", "--home", str(layout.root), "--day", day(5).isoformat(), *overrides])
     assert code == 0 and f'"model_version": "{v2}"' in capsys.readouterr().out
+
+
+def test_only_what_the_features_gate_passed_is_scored_or_trained_on(scored):
+    """Before, score and train read a features batch whatever validate_features decided about it."""
+    params, layout, _, _ = scored
+    path = layout.day_file("features", day(3))
+    original = read_table(path)
+    broken = original.drop_columns([s.HOUR])   # a column missing: the batch fails at table level
+    with pytest.raises(StageError):
+        validate_features.validate_table(params, layout, day(3), broken)
+    try:
+        with pytest.raises(StageError, match=r"validate_features failed .*open the report .*features-"):
+            score.run(params, layout, day(3))
+        table, counts = read_training_table(params, layout, [day(2), day(3)], close_time(params, day(4)))
+        assert counts["refused_days"] == 1 and set(table[s.SERVICE_DATE].to_pylist()) == {day(2)}
+        # two rows out of range: quarantined, the batch passes; neither is scored nor trained on
+        delay = original[s.DELAY_AT_PRED].to_numpy().copy()
+        delay[:2] = 10_000
+        bad = original.set_column(original.schema.get_field_index(s.DELAY_AT_PRED), s.DELAY_AT_PRED,
+                                  pa.array(delay))
+        write_parquet(bad, path)
+        assert validate_features.run(params, layout, day(3))["failing_rows"] == 2
+        set_aside = set(original[s.DEPARTURE_ID].to_pylist()[:2])
+        result = score.run(params, layout, day(3))
+        scored_ids = set(pd.read_parquet(result["predictions"])[s.DEPARTURE_ID])
+        assert result["quarantined"] == 2 and result["rows"] == original.num_rows - 2
+        assert not scored_ids & set_aside
+        table, counts = read_training_table(params, layout, [day(3)], close_time(params, day(4)))
+        assert counts["quarantined"] == 2 and not set(table[s.DEPARTURE_ID].to_pylist()) & set_aside
+    finally:
+        write_parquet(original, path)
+        validate_features.run(params, layout, day(3))
+        score.run(params, layout, day(3))

@@ -23,7 +23,7 @@ from pipelines.modeling import metrics as m
 from pipelines.modeling import model as md
 from pipelines.modeling import train
 from pipelines.modeling import train_data as td
-from pipelines.registry import reproduce, tracking
+from pipelines.registry import integrity, reproduce, tracking
 from pipelines.storage import Layout, write_parquet
 from tests.small_training import small_training
 
@@ -155,7 +155,7 @@ def test_run_logs_registers_and_reproduces(small):
     reference = pq.read_table(tracking.run_artifact(layout, info["run_id"], tracking.REFERENCE_ARTIFACT))
     assert reference.num_rows == result["rows"]["holdout"] and s.PREDICTION in reference.column_names
     assert tracking.run_artifact(layout, info["run_id"], "plots/residuals.png").stat().st_size > 1000
-    loaded = tracking.load_version(layout, "1")
+    loaded = integrity.load_version(layout, "1")
     holdout = td.read_frame(params, layout, td.holdout_days(params, layout, as_of), as_of)
     assert np.allclose(loaded.predict(holdout), md.load_model(result["model_file"]).predict(holdout))
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
+from collections import Counter
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
@@ -86,6 +90,44 @@ def test_html_is_self_contained_and_byte_identical(tmp_path) -> None:
     html = first.read_text(encoding="utf-8")
     assert "Value Drift for column x" in html and "<script" in html
     assert "cdn." not in html.split("<script", 1)[0]  # nothing fetched before the inline bundle
+
+
+HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)><!-- & "quoted"'
+
+
+class Tags(HTMLParser):
+    """Start tags as a browser's tokenizer sees them (script content is raw text up to `</script`)."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.seen: Counter = Counter()
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.seen[tag] += 1
+
+
+def test_hostile_board_strings_cannot_break_out_of_the_report(tmp_path) -> None:
+    """A board string in every categorical column (the report is attached to the drift email): before,
+    `</script>` ended Evidently's data block and the rest ran as script and markup."""
+    def board(seed: int, values: list[str]) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        return pd.DataFrame({"x": rng.normal(0, 1, N),
+                             **{c: rng.choice(values, N) for c in s.FEATURE_CATEGORICAL}})
+
+    methods = {"x": "ks", **{c: "jensenshannon" for c in s.FEATURE_CATEGORICAL}}
+    pages = {}
+    for name, value in (("benign", "plain text"), ("hostile", HOSTILE)):
+        snapshot = drift_adapter.build_report(board(1, ["a", "b"]), board(2, ["a", value]), methods,
+                                              dict.fromkeys(methods, 0.1), set(s.FEATURE_CATEGORICAL))
+        pages[name] = drift_adapter.save_html(snapshot, tmp_path / name / "report.html").read_text()
+    assert Tags(pages["hostile"]).seen == Tags(pages["benign"]).seen, "no tag came from the data"
+    data = re.findall(r"^\s*var \w+ = (.*);$", pages["hostile"], re.M)
+    assert HOSTILE not in pages["hostile"] and "<" not in "".join(data)
+    outside = re.sub(r"^\s*var \w+ = .*;$", "", pages["hostile"], flags=re.M)
+    assert "alert(" not in outside and "alert(" in "".join(data)
+    shown = json.dumps([json.loads(d) for d in data], ensure_ascii=False)
+    assert json.dumps(HOSTILE)[1:-1] in shown, "the chart still shows the value as it came"
 
 
 def test_sample_is_fixed_and_bounded() -> None:

@@ -20,6 +20,7 @@ from benchmarks.bench_monitor import VERSION, window_frame, write_reference, wri
 from pipelines import schema as s
 from pipelines.cli import main as cli_main
 from pipelines.config import load_params
+from pipelines.monitoring import checks as monitor_checks
 from pipelines.monitoring import history as monitor_history
 from pipelines.monitoring import monitor
 from pipelines.monitoring.inputs import FileReference
@@ -169,23 +170,38 @@ def test_drift_confined_to_one_corridor_shows_in_segments(setup):
 
 def test_edge_inputs_never_crash_and_never_pass_as_no_drift(setup):
     params, root, reference = setup
-    layout = Layout(params, root / "edge")
     frame = window_frame(DAY, ROWS, 4)
     frame[s.DEST_BOARD_FORECAST] = np.nan          # all-NaN column
     frame = frame.drop(columns=[s.N_REASONS])      # a feature the window lacks altogether
     frame[s.REMAINING_STOPS] = 3                   # constant column
     frame[s.REASON_CODE] = "none"                  # constant categorical
     frame.loc[frame.index[:300], s.LINE] = "X 99"  # a line the reference never saw
-    write_window(layout, frame)
-    result = check(params, layout, DAY, reference)
-    ev = result["evidence"]
-    assert result["verdict"] != "no_drift"
+    _, ev = monitor_checks.check_window(params.monitor, reference.frame(VERSION), frame)
+    assert ev["drifted"]
     assert ev["features"][s.DEST_BOARD_FORECAST]["status"] == "untestable"
     assert ev["features"][s.DEST_BOARD_FORECAST]["drifted"]
     assert s.DEST_BOARD_FORECAST in ev["null_rates"]
     assert ev["unseen_categories"][s.LINE]["share"] == pytest.approx(300 / ROWS)
     assert ev["features"][s.REMAINING_STOPS]["drifted"]
     assert ev["features"][s.N_REASONS]["drifted"] and ev["features"][s.N_REASONS]["status"] == "untestable"
+
+
+def test_a_batch_the_features_gate_failed_is_left_out_and_named(setup):
+    """Before, monitor (and score and train) read a features batch whatever its validation verdict."""
+    params, root, reference = setup
+    two_days = dataclasses.replace(params, monitor=dataclasses.replace(params.monitor, window_days=2))
+    layout = Layout(params, root / "gate")
+    write_window(layout, window_frame(DAY - dt.timedelta(days=1), ROWS, 6))
+    failing = window_frame(DAY, ROWS, 7).drop(columns=[s.N_REASONS])   # fails the table-level rules
+    write_window(layout, failing)
+    result = check(two_days, layout, DAY, reference)
+    refused = result["evidence"]["refused_days"]
+    assert list(refused) == [DAY.isoformat()]
+    assert "validate_features failed the batch" in refused[DAY.isoformat()]
+    assert f"features-{DAY:%Y-%m-%d}.html" in refused[DAY.isoformat()], "names the report to open"
+    assert result["evidence"]["rows"]["current"] == ROWS, "only the passed day is in the window"
+    alone = check(params, layout, DAY, reference)   # a one-day window of the failed batch: nothing to judge
+    assert alone["verdict"] == "empty_window" and list(alone["evidence"]["refused_days"]) == [DAY.isoformat()]
 
 
 def test_empty_window_has_its_own_verdict_and_alert(setup):

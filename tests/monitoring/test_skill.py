@@ -13,6 +13,7 @@ from pipelines.datasets import close_time
 from pipelines.modeling import score, train
 from pipelines.monitoring import skill
 from pipelines.storage import Layout, write_parquet
+from pipelines.validation import validate_features
 from tests.small_training import day, promote_passed, small_training, synthetic_store
 
 pytestmark = pytest.mark.integration
@@ -109,6 +110,7 @@ def test_all_none_before_the_labels_matured(scored, tmp_path) -> None:
     labels.loc[0, s.LABELED_AT] = pd.Timestamp(close_time(params, day(3)) + dt.timedelta(hours=1))
     write_parquet(labels, late.day_file("labels", day(3)))
     write_parquet(pd.read_parquet(layout.day_file("features", day(3))), late.day_file("features", day(3)))
+    validate_features.run(params, late, day(3))   # only a batch the gate passed is judged
     at_close = skill.daily_scores(params, late, day(3), close_time(params, day(3)))
     assert all(at_close[k] is None for k in skill.SCORE_KEYS)
     after = skill.daily_scores(params, late, day(3), close_time(params, day(3)) + dt.timedelta(hours=1))

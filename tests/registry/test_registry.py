@@ -14,7 +14,7 @@ from pipelines.cli import main as cli_main
 from pipelines.config import load_params
 from pipelines.errors import StageError
 from pipelines.modeling import evaluate, train
-from pipelines.registry import history, promote, tracking
+from pipelines.registry import history, integrity, promote, tracking
 from pipelines.state.db import engine_for
 from pipelines.state.tables import alias_moves
 from tests.small_training import small_training, synthetic_store
@@ -75,7 +75,7 @@ def test_gate_promotes_a_better_model_and_refuses_an_equal_one(clean):
     assert history.first_champion(layout) == "1"
     again = promote.run(params, layout, {**second, "champion_version": "2"})
     assert again["moved"] is False and "already champion" in again["reason"]
-    reference = pd.read_parquet(tracking.reference_file(layout, "2"))
+    reference = pd.read_parquet(integrity.reference_file(layout, "2"))
     assert len(reference) == second["rows"] and s.PREDICTION in reference.columns
 
 

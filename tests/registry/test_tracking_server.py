@@ -5,15 +5,23 @@ a retry that leaves exactly one version for the request."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+import urllib.request
 
 import mlflow
+import psutil
 import pytest
+import sqlalchemy as sa
 from pyarrow import fs
 
+from pipelines.config import PROJECT_ROOT
 from pipelines.modeling import evaluate, train
+from pipelines.ops import process_tree
 from pipelines.ops.mlflow_server import MlflowServer
 from pipelines.ops.object_store import S3Access
-from pipelines.registry import promote, requests, tracking
+from pipelines.registry import integrity, promote, requests, tracking
 from tests.services import new_bucket, postgres_database
 from tests.small_training import small_training, synthetic_store
 from tests.smtp_server import free_port
@@ -60,7 +68,7 @@ def test_train_evaluate_promote_through_the_server(server, s3_store, store):
     decision = evaluate.run(params, layout, trained["version"], as_of)
     assert promote.run(params, layout, decision)["moved"]
     assert tracking.get_alias(layout, tracking.CHAMPION) == trained["version"]
-    assert tracking.load_version(layout, trained["version"]).predict is not None
+    assert integrity.load_version(layout, trained["version"]).predict is not None
     objects = s3_store.filesystem().get_file_info(fs.FileSelector(f"{server.bucket}/mlflow", recursive=True))
     assert any(o.path.endswith(tracking.MODEL_ARTIFACT) for o in objects), "artifacts live in the S3 store"
     assert not (layout.root / "mlflow").exists(), "nothing of MLflow under the local data root"
@@ -107,3 +115,39 @@ def test_an_outage_after_registration_returns_the_registered_version(server, sto
     retried = train.run(params, layout, as_of, trigger)
     key = tracking.version_info(layout, retried["version"])["tags"][requests.REQUEST_TAG]
     assert versions_of(layout, key) == [retried["version"]], "the retry registered nothing new"
+
+
+def test_mlflow_ui_keeps_the_store_password_out_of_argv_and_output(tmp_path):
+    """`railcast mlflow-ui` put the tracking URI in the server's argv (every user's `ps` shows it) and
+    printed it: a database password in the URI leaked both ways."""
+    databases = postgres_database()
+    secret = "s3cret-pw-4c1f"   # trust authentication: accepted and ignored by this server
+    url = sa.make_url(next(databases)).set(password=secret).render_as_string(hide_password=False)
+    port, out = free_port(), tmp_path / "ui.log"
+    with open(out, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines", "mlflow-ui", "--port", str(port),
+                                 "--home", str(tmp_path / "home")], cwd=PROJECT_ROOT, start_new_session=True,
+                                env={**os.environ, "MLFLOW_TRACKING_URI": url}, stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while not _answers(f"http://127.0.0.1:{port}/health"):
+            assert proc.poll() is None and time.monotonic() < deadline, out.read_text()[-3000:]
+            time.sleep(1)
+        argv = [" ".join(psutil.Process(pid).cmdline()) for pid, _ in process_tree.family(proc.pid, set())
+                if psutil.pid_exists(pid)]
+        assert any("mlflow" in a and "server" in a for a in argv)
+        assert [a for a in argv if secret in a] == []
+        printed = out.read_text()
+        assert secret not in printed and ":***@127.0.0.1" in printed
+    finally:
+        process_tree.stop_tree(proc, timeout_s=15)
+        next(databases, None)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status == 200
+    except OSError:
+        return False

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from pipelines.config import PROJECT_ROOT
-from pipelines.registry import tracking
+from pipelines.registry import integrity
 from tests.airflow_helpers import free_port
 from tests.services import unavailable
 from tests.serving.helpers import call, feature_rows
@@ -33,7 +33,7 @@ def exported(metrics_text: str) -> set[str]:
 def test_every_dashboard_panel_queries_metrics_the_api_exports(served):
     board = json.loads((DOCKER / "grafana" / "dashboards" / "railcast.json").read_text())
     base, layout = served["base"], served["layout"]
-    features = tuple(tracking.load_version(layout, "1").booster.feature_name())
+    features = tuple(integrity.load_version(layout, "1").booster.feature_name())
     assert call(base, "/v1/predict", {"rows": feature_rows(layout, features, 1)})[0] == 200  # labelled
     names = exported(call(base, "/metrics")[1])  # series appear with their first sample
     queries = [t["expr"] for panel in board["panels"] for t in panel["targets"]

@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from pipelines.registry import tracking
+from pipelines.registry import integrity, tracking
 from tests.serving.helpers import call, feature_rows, metric
 from tests.small_training import promote_passed
 
@@ -24,7 +24,7 @@ def test_predictions_are_the_champions_and_explanations_add_up(served):
     status, health = call(base, "/healthz")
     assert status == 200 and health["model_version"] == "1"
     assert health["sha256"] == tracking.version_info(layout, "1")["tags"][tracking.SHA_TAG]
-    model = tracking.load_version(layout, "1")
+    model = integrity.load_version(layout, "1")
     features = tuple(model.booster.feature_name())
     rows = feature_rows(layout, features, 20)
     # the corners of the encoding: a value the model never saw, a null category, a null number
@@ -50,7 +50,7 @@ def test_predictions_are_the_champions_and_explanations_add_up(served):
     (lambda r: r.update(surprise=1), 422, "rows[0].surprise"),
 ])
 def test_a_bad_field_is_a_422_that_names_it(served, change, status, field):
-    features = tracking.load_version(served["layout"], "1").booster.feature_name()
+    features = integrity.load_version(served["layout"], "1").booster.feature_name()
     row = feature_rows(served["layout"], tuple(features), 1)[0]
     change(row)
     got, answer = call(served["base"], "/v1/predict", {"rows": [row]})
@@ -81,7 +81,7 @@ def test_it_listens_on_loopback_only(served):
 
 def test_a_promotion_during_a_request_loop_switches_without_a_failed_request(served):
     base, layout = served["base"], served["layout"]
-    features = tuple(tracking.load_version(layout, "1").booster.feature_name())
+    features = tuple(integrity.load_version(layout, "1").booster.feature_name())
     body = {"rows": feature_rows(layout, features, 1)}
     seen: list[tuple[int, str | None]] = []
     stop = threading.Event()
