@@ -137,6 +137,7 @@ class Monitor:
     min_labeled_rows: int
     persistence_k: int
     persistence_n: int
+    incident_quiet_windows: int
     cooldown_days: int
     min_post_event_days: int
     skill_ratio_threshold: float

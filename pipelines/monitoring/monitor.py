@@ -32,7 +32,8 @@ def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool,
     """The drift verdict and the incident's post-event days with matured labels."""
     post = []
     if drifted:
-        post = mi.post_event_days(params, layout, drift_rules.event_start(history, day), day)
+        start = drift_rules.event_start(history, day, params.monitor.incident_quiet_windows)
+        post = mi.post_event_days(params, layout, start, day)
     return drift_rules.decide_drift(history, day, drifted, len(post), params.monitor), post
 
 

@@ -37,12 +37,16 @@ def persistence(history: list[dict], day: dt.date, drifted: bool, n: int) -> int
     return int(drifted) + sum(bool(x) for x in earlier)
 
 
-def event_start(history: list[dict], day: dt.date) -> dt.date:
-    """First day of the unbroken run of drifted windows that ends at `day` (checked day assumed drifted)."""
+def event_start(history: list[dict], day: dt.date, quiet_windows: int = 1) -> dt.date:
+    """First day of the incident that `day` belongs to (the checked day assumed drifted): drifted windows
+    with fewer than `quiet_windows` quiet (or missing) ones in a row between them are one incident, so
+    a flapping drift keeps its start, its incident key (one email) and its post-event days."""
     records = _by_day(history, day)
-    start = day
-    while records.get(start - dt.timedelta(days=1), {}).get("drifted", False):
-        start -= dt.timedelta(days=1)
+    start, quiet, earlier = day, 0, day - dt.timedelta(days=1)
+    while quiet < quiet_windows and earlier >= min(records, default=day):
+        quiet = 0 if records.get(earlier, {}).get("drifted", False) else quiet + 1
+        start = earlier if quiet == 0 else start
+        earlier -= dt.timedelta(days=1)
     return start
 
 
@@ -70,7 +74,7 @@ def decide_drift(history: list[dict], day: dt.date, drifted: bool, post_event_da
     """The verdict of a window with a champion, from its drift flag and the monitor's history."""
     if not drifted:
         return Decision(NO_DRIFT, "no drift signal in this window")
-    start = event_start(history, day)
+    start = event_start(history, day, monitor.incident_quiet_windows)
     hits = persistence(history, day, drifted, monitor.persistence_n)
     if hits < monitor.persistence_k:
         return Decision(DRIFT, f"drift in {hits} of the last {monitor.persistence_n} windows; "

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.unit
 D = dt.date(2025, 9, 20)
 
 
-BASE = {"persistence_k": 1, "persistence_n": 2, "cooldown_days": 5, "min_post_event_days": 3}  # fixed here
+BASE = {"persistence_k": 1, "persistence_n": 2, "cooldown_days": 5, "min_post_event_days": 3,
+        "incident_quiet_windows": 1}  # fixed here
 
 
 def rules(**overrides):
@@ -56,6 +57,24 @@ CASES = [
      {"cooldown_days": 2}, r.DRIFT, 7),
     ("a later record never changes an earlier day", history((-1, True, r.RETRAIN, -1)), True, 3, {},
      r.RETRAIN, 0),
+    # hysteresis: an incident ends only after `incident_quiet_windows` quiet windows in a row
+    ("a flapping drift is one incident and retrains on k of n",
+     history((4, True, r.DRIFT, 4), (3, False, r.NO_DRIFT, None), (2, True, r.DRIFT, 4),
+             (1, False, r.NO_DRIFT, None)), True, 3,
+     {"incident_quiet_windows": 2, "persistence_k": 2, "persistence_n": 3}, r.RETRAIN, 4),
+    ("without hysteresis each flap starts anew and waits for post-event days",
+     history((4, True, r.DRIFT, 4), (3, False, r.NO_DRIFT, None), (2, True, r.DRIFT, 2),
+             (1, False, r.NO_DRIFT, None)), True, 0,
+     {"incident_quiet_windows": 1, "persistence_k": 2, "persistence_n": 3}, r.DEFERRED, 0),
+    ("a flapping incident retrains once",
+     history((5, True, r.RETRAIN, 5), (4, False, r.NO_DRIFT, None), (3, True, r.DRIFT, 5),
+             (2, False, r.NO_DRIFT, None), (1, True, r.DRIFT, 5)), True, 3,
+     {"incident_quiet_windows": 2, "cooldown_days": 1}, r.DRIFT, 5),
+    ("the incident ends after enough quiet windows",
+     history((4, True, r.DRIFT, 4), (3, False, r.NO_DRIFT, None), (2, False, r.NO_DRIFT, None),
+             (1, False, r.NO_DRIFT, None)), True, 3, {"incident_quiet_windows": 3}, r.RETRAIN, 0),
+    ("missing records count as quiet",
+     history((4, True, r.DRIFT, 4)), True, 3, {"incident_quiet_windows": 3}, r.RETRAIN, 0),
 ]
 
 

@@ -136,6 +136,21 @@ def test_shifted_window_defers_then_retrains_once_per_incident(incident):
     assert second["alert"] is None and third["alert"] is None
 
 
+def test_a_flapping_drift_is_one_incident_one_email_and_one_retrain(setup):
+    """Drifted, quiet, drifted, quiet, drifted: before, each flap started an incident of its own (an
+    email each, and never enough post-event days for a retrain)."""
+    params, root, reference = setup
+    layout = Layout(params, root / "flapping")
+    results = []
+    for i, day in enumerate(days(5)):
+        write_window(layout, window_frame(day, ROWS, 20 + i, minutes=8.0 if i % 2 == 0 else 0.0))
+        results.append(check(params, layout, day, reference))
+    assert [r["verdict"] for r in results] == ["drift", "no_drift", "retrain", "no_drift", "drift"]
+    drifted = [r for r in results if r["verdict"] != "no_drift"]
+    assert {r["evidence"]["incident_key"] for r in drifted} == {f"drift|{DAY}"}
+    assert [r["alert"] is not None for r in results] == [True, False, False, False, False]
+
+
 def test_drift_email_carries_scores_next_steps_and_report_once(setup, incident):
     params, _, _ = setup
     layout, (first, second, third) = incident
