@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Callable
 
 from pipelines.cli_args import add_day_list_arguments, day_list
 from pipelines.config import Params
@@ -85,8 +86,12 @@ def _write(params: Params, layout: Layout, day: dt.date, evidence: dict, alert: 
 
 
 def run(params: Params, layout: Layout, day: dt.date, reference: mi.Reference | None = None,
-        log_mlflow: bool = True) -> dict:
-    """Check service date `day`'s window; write the decision record and report; return verdict and alert."""
+        log_mlflow: bool = True, deliver: Callable[[dict], object] | None = None) -> dict:
+    """Check service date `day`'s window; write the decision record and report; return verdict and alert.
+
+    `deliver` (the orchestrator's durable outbox) gets the alert before the day is recorded as alerted
+    and before anything is logged to MLflow: an outage there fails the run, never loses the email (a
+    retry hands the same incident's alert over again, and the outbox keeps one per incident)."""
     reference = reference or mi.RegistryReference(params, layout)
     days = mi.window_days(params, day)
     folder = layout.dataset("reports") / "drift" / day.isoformat()
@@ -103,6 +108,8 @@ def run(params: Params, layout: Layout, day: dt.date, reference: mi.Reference | 
         evidence["report"] = str(drift_adapter.save_html(snapshot, folder / "report.html"))
     evidence = json.loads(json.dumps(evidence, sort_keys=True, default=str))
     alert = _alert(evidence, history)
+    if alert is not None and deliver is not None:
+        deliver(alert)
     _write(params, layout, day, evidence, alert)
     if log_mlflow and version is not None:
         log_check(layout, reference, version, day, evidence)

@@ -69,11 +69,14 @@ def monitor_days(ctx: Context, days: Iterable[dt.date], window_end: Any, emitter
 
     end = orch.instant(window_end)
     events = []
-    for day, result in orch.run_days(ctx, "monitor", days).items():
+    for date in days:
+        day = date.isoformat()
         # the monitor decides and words its alert: once per incident (its first drift verdict, the
-        # bootstrap, an empty window); the outbox only delivers it
-        if result.get("alert"):
-            alerts.raise_alert(ctx.params, ctx.layout, alerts.monitor_alert(result["alert"], day, end))
+        # bootstrap, an empty window); the outbox queues it durably before the monitor goes on
+        def deliver(alert: dict, day: str = day) -> dict:
+            return alerts.raise_alert(ctx.params, ctx.layout, alerts.monitor_alert(alert, day, end))
+
+        result = orch.run_stage(ctx, "monitor", day=date, deliver=deliver)
         key = (result.get("evidence") or {}).get("incident_key")
         if result.get("verdict") == "retrain" and history.claim_event(ctx.layout, day, key, end.isoformat(),
                                                                        emitter):

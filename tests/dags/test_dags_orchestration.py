@@ -130,8 +130,13 @@ def test_monitor_days_sends_the_alerts_the_monitor_asks_for_and_emits_only_retra
         "2025-09-12": {"verdict": "no_drift", "alert": None,
                        "evidence": {"kind": "drift", "day": "2025-09-12"}},
     }
-    monkeypatch.setattr(orch, "run_days",
-                        lambda ctx, name, ds: {d.isoformat(): results[d.isoformat()] for d in ds})
+    def monitor_stage(ctx, name, day, deliver):   # monitor.run's contract: the alert goes to `deliver`
+        result = results[day.isoformat()]           # before the day counts as alerted
+        if result["alert"]:
+            deliver(result["alert"])
+        return result
+
+    monkeypatch.setattr(orch, "run_stage", monitor_stage)
     events = lifecycle.monitor_days(ctx, days(*results), berlin(2025, 9, 13), emitter="airflow:run-1")
     assert [e["day"] for e in events] == ["2025-09-11"], "only a retrain verdict emits a drift event"
     again = lifecycle.monitor_days(ctx, days(*results), berlin(2025, 9, 13), emitter="airflow:run-1")

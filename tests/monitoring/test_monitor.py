@@ -20,6 +20,7 @@ from benchmarks.bench_monitor import VERSION, window_frame, write_reference, wri
 from pipelines import schema as s
 from pipelines.cli import main as cli_main
 from pipelines.config import load_params
+from pipelines.datasets import close_time
 from pipelines.monitoring import checks as monitor_checks
 from pipelines.monitoring import history as monitor_history
 from pipelines.monitoring import monitor
@@ -27,6 +28,7 @@ from pipelines.monitoring.inputs import FileReference
 from pipelines.runtime import alerts, outbox
 from pipelines.storage import Layout
 from pipelines.timeutil import parse_instant
+from tests.airflow_helpers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -149,6 +151,35 @@ def test_a_flapping_drift_is_one_incident_one_email_and_one_retrain(setup):
     drifted = [r for r in results if r["verdict"] != "no_drift"]
     assert {r["evidence"]["incident_key"] for r in drifted} == {f"drift|{DAY}"}
     assert [r["alert"] is not None for r in results] == [True, False, False, False, False]
+
+
+def test_an_mlflow_outage_never_loses_the_drift_email(setup, monkeypatch):
+    """Before, the day was recorded as alerted, then logged to MLflow, and only then the alert queued:
+    an MLflow outage through every retry of the task lost the incident's only email."""
+    params, root, reference = setup
+    layout = Layout(params, root / "outage")
+
+    class Logged(FileReference):   # a champion with an MLflow run, on a tracking server that is down
+        def run_id(self, version):
+            return "0" * 32
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    champion = Logged(reference.path, VERSION)
+    write_window(layout, window_frame(DAY, ROWS, 30, minutes=8.0))
+    queued = []
+
+    def deliver(alert):
+        end = close_time(params, DAY)
+        queued.append(alerts.enqueue(params, layout, alerts.monitor_alert(alert, DAY.isoformat(), end)))
+
+    with pytest.raises(Exception, match="(?i)connect|refused|max retries"):
+        monitor.run(params, layout, DAY, reference=champion, deliver=deliver)
+    assert len(queued) == 1 and [m["state"] for m in outbox.messages(layout)] == ["pending"]
+    again = monitor.run(params, layout, DAY, reference=champion, log_mlflow=False, deliver=deliver)
+    assert again["verdict"] == "drift" and len(set(queued)) == 1, "the retry queues nothing twice"
+    assert len(outbox.messages(layout)) == 1
 
 
 def test_drift_email_carries_scores_next_steps_and_report_once(setup, incident):
