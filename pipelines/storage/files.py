@@ -16,23 +16,57 @@ from pipelines.storage.objects import DataPath, StorePath, to_path
 @contextmanager
 def atomic_path(target: str | DataPath) -> Iterator[Path]:
     """Yield a local temporary path; publish it as `target` only if the block succeeds (a rename beside
-    a local target, one upload to a store target)."""
+    a local target, one upload to a store target).
+
+    A local publish is durable: the file is fsynced before the rename and the folder after it, so a
+    power loss leaves the old bytes or the new ones, never an empty name. The temporary file is named
+    with the writer's pid; one left by a writer killed mid-write (SIGKILL, OOM) is removed by the next
+    publish of the same target once that pid is gone."""
     target = to_path(target)
     local = isinstance(target, Path)
     folder = target.parent if local else None
     if local:
         folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        _remove_orphans(folder, target.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
         yield Path(tmp)
         if local:
+            _fsync(tmp, os.O_RDONLY)
             os.replace(tmp, target)
+            _fsync(folder, os.O_RDONLY | os.O_DIRECTORY)
         else:
             target.write_bytes(Path(tmp).read_bytes())
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _fsync(path: str | Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_orphans(folder: Path, name: str) -> None:
+    """Delete temporary files of `name` whose writer (the pid in their name) no longer runs."""
+    for orphan in folder.glob(f".{name}.*.tmp"):
+        pid = orphan.name[len(name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            orphan.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process
+        return True
+    return True
 
 
 def write_parquet(table: Any, target: str | DataPath) -> DataPath:
