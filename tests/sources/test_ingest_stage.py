@@ -221,3 +221,24 @@ def test_odd_raw_lines_are_quarantined_polls_not_crashes(params, layout) -> None
         ("ok", 1),
         ("quarantined", 0),
     ]
+
+
+def raw_digests(raw: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(raw)): p.read_bytes() for p in sorted(raw.rglob("*")) if p.is_file()}
+
+
+def test_raw_bytes_never_change_and_a_later_poll_only_appends(params, layout, filled) -> None:
+    """The raw archive is the record of what the board said: ingest (re-runs and the CLI included)
+    reads it and never writes it, and the poller's writer only appends whole gzip members."""
+    before = raw_digests(filled)
+    run(params, layout, START, END)
+    run(params, layout, START, END)
+    assert cli_main(["ingest", "--home", str(layout.root), "--start", START.isoformat(),
+                     "--end", END.isoformat()]) == 0
+    assert raw_digests(filled) == before
+    later = make_line("Hamm", "u", T0 + dt.timedelta(minutes=9), 200, None, board(dep()).encode(), None)
+    ArchiveWriter(filled, "poller-a").append(later, T0 + dt.timedelta(minutes=9))
+    after = raw_digests(filled)
+    grown = [name for name in before if after[name] != before[name]]
+    assert len(grown) == 1 and after[grown[0]].startswith(before[grown[0]]), "appended, nothing rewritten"
+    assert set(after) - set(before) == set(), "into the writer's own hour file"
