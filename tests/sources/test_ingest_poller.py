@@ -314,3 +314,53 @@ def test_a_base_url_that_is_not_http_is_refused_before_any_request(base_url) -> 
     with pytest.raises(StageError, match="http:// or https://"):
         Poller(PollPlan(base_url=base_url, stations=("A",)), ArchiveWriter("/tmp", "x"))
 
+
+
+FULL_DISK = r"""
+import datetime as dt, json, resource, signal, sys
+from pathlib import Path
+sys.path.insert(0, "tests/sources")
+from test_ingest_fixtures import CannedBoards, FakeClock, board, dep
+from pipelines.sources.dbf.archive import ArchiveWriter, raw_dir, read_raw_hour
+from pipelines.sources.dbf.poller import Poller, PollPlan
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # past the size limit a write fails (EFBIG), as on a full disk
+raw, start = Path(sys.argv[1]), dt.datetime(2025, 9, 1, 7, 0, tzinfo=dt.UTC)
+server = CannedBoards({"Hamm": [(200, board(dep(trainNumber="1")), {})]})
+clock = FakeClock(start.timestamp())
+plan = PollPlan(base_url=server.url, stations=("Hamm",), interval_min=3.0, rate_per_min=10.0, timeout_s=2.0,
+                retries=0, backoff_s=1.0, clock="wall", max_polls=12)
+poller = Poller(plan, ArchiveWriter(raw, "poller-a"), clock=clock.time, sleep=lambda s: disk(s))
+_, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+file = raw_dir(raw, start) / "poller-a.jsonl.gz"
+
+def disk(seconds):
+    clock.sleep(seconds)
+    done = poller.counts["attempts"]
+    if done == 3:     # the disk fills: room for a piece of one more member only
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file.stat().st_size + 10, hard))
+    if done == 8:     # space is back
+        resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+
+try:
+    result = poller.run()
+finally:
+    server.stop()
+read = read_raw_hour(raw, start)
+print(json.dumps({"result": {k: v for k, v in result.items() if k != "dropped_stations"},
+                  "lines": [line["poll_time"] for line in read.lines], "torn": read.truncated_members}))
+"""
+
+
+def test_a_full_disk_holds_attempts_in_memory_and_writes_them_when_space_is_back(tmp_path):
+    """Before, the first write error (ENOSPC) ended the poller, and a cut member stayed in its file."""
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(tmp_path / "raw")], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    result = out["result"]
+    assert result["attempts"] == 12 and result["archive_write_errors"] >= 4
+    assert result["archive_written_late"] >= 4 and result.get("archive_lost", 0) == 0
+    assert out["torn"] == 0, "a failed write is cut back, never left as a torn member"
+    assert len(out["lines"]) == 12 and out["lines"] == sorted(out["lines"]), "every attempt, in poll order"
+    assert "cannot write the raw archive" in done.stderr and "writable again" in done.stderr

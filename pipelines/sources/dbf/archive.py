@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import gzip
 import json
+import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,9 +115,18 @@ class ArchiveWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = (json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         member = gzip.compress(data, mtime=0)  # mtime=0: identical input, identical bytes
-        with open(path, "ab") as fh:
-            fh.write(member)
-            fh.flush()
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                written = 0
+                while written < len(member):
+                    written += os.write(fd, member[written:])
+            except OSError:   # disk full, quota, size limit: cut back, leave no torn member
+                os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
         return path
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pipelines.errors import StageError
 from pipelines.sources.dbf.archive import ArchiveWriter, make_line
+from pipelines.sources.dbf.backlog import HeldArchive
 from pipelines.sources.dbf.fetch import (
     Fetched,
     board_url,
@@ -68,7 +69,8 @@ class Poller:
         if plan.speed != 1.0 and (plan.clock != "server" or plan.speed <= 0):
             raise StageError("--speed paces polls by the server's accelerated clock: it needs --clock server "
                              "and a positive factor (a simulator started with the same --speed)")
-        self.plan, self.archive, self.clock, self.fetcher = plan, archive, clock, fetcher
+        self.plan, self.clock, self.fetcher = plan, clock, fetcher
+        self.archive = HeldArchive(archive)   # a full disk holds attempts in memory, never stops polling
         self._stop = threading.Event()
         self.sleep = sleep or self._stop.wait  # the default sleep wakes up at once on stop()
         self.rng = random.Random(plan.seed)
@@ -181,4 +183,7 @@ class Poller:
                 log.info("poller: %s; dropped stations: %s", dict(self.counts), sorted(self.dropped))
         reason = reason or ("no_stations_left" if not queue else "stopped")
         log.info("poller stopped (%s): %s", reason, dict(self.counts))
-        return {"stopped_by": reason, **dict(sorted(self.counts.items())), "dropped_stations": self.dropped}
+        self.archive.close()
+        archive = {f"archive_{k}": v for k, v in sorted(self.archive.counts.items())}
+        return {"stopped_by": reason, **dict(sorted(self.counts.items())), **archive,
+                "dropped_stations": self.dropped}
