@@ -120,6 +120,38 @@ def planned_days(ctx: Context, start: Any, end: Any,
     return ready
 
 
+def overdue_days(ctx: Context, end: Any) -> dict[str, list[str]]:
+    """Unbuilt dates of the catch-up window closed over INGEST_DEADLINE_H before `end` with hours of
+    their own Berlin day ingested and some hours never: a gap in polling ({ISO day: missing hours}).
+    A date with none of its own day's hours (the day before the deployment began, whose early-morning
+    hours belong to the first day too, or a poller down all day) is not seen here."""
+    from pipelines.datasets import close_time, service_date_hours
+    from pipelines.timeutil import hour_key, local_midnight_utc
+
+    latest = instant(end) if end is not None else dt.datetime.now(dt.UTC)   # an asset-triggered run
+    found = {}
+    deadline = dt.timedelta(hours=schedule.INGEST_DEADLINE_H)
+    for day in closed_days(ctx, latest - dt.timedelta(days=schedule.CATCH_UP_DAYS), latest):
+        if close_time(ctx.params, day) + deadline > latest or ctx.layout.day_file("features", day).exists():
+            continue
+        hours = service_date_hours(ctx.params, day)
+        there = {h for h in hours if ctx.layout.hour_file("polls", h).exists()}
+        own_day = [h for h in hours if h < local_midnight_utc(day + dt.timedelta(days=1))]
+        if there & set(own_day) and len(there) < len(hours):   # ingested on its own day, with holes
+            found[day.isoformat()] = [hour_key(h) for h in hours if h not in there]
+    return found
+
+
+def overdue_message(found: Mapping[str, list[str]]) -> str:
+    """What the operator reads in the failed task and its email: the dates, the hours, what to do."""
+    lines = [f"  {day}: {len(hours)} hour(s) never ingested ({hours[0]} .. {hours[-1]})"
+             for day, hours in sorted(found.items())]
+    return (f"{len(found)} closed service date(s) cannot be built, hours were never ingested (a gap in "
+            f"polling?):\n" + "\n".join(lines) + "\nIf the raw archive has them now, re-run `railcast "
+            "ingest --start HOUR --end HOUR+1h`; if the poller was down, record the gap with `railcast "
+            "ingest --start HOUR --end HOUR+1h --record-gaps` and the date is built with its hole.")
+
+
 def event_extras(triggering_asset_events: Any) -> list[dict]:
     """The `extra` dicts of a run's triggering asset events (empty for scheduled or manual runs)."""
     if not triggering_asset_events:

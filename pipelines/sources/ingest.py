@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipelines import schema as s
 from pipelines.config import Params
 from pipelines.errors import StageError
 from pipelines.sources.dbf.archive import RawRead, raw_dir, read_raw_hour
@@ -41,15 +42,25 @@ def _write_hour(layout: Layout, hour: dt.datetime, out: HourOutput) -> None:
         )
 
 
-def run(params: Params, layout: Layout, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-    """Normalize the raw hours in [start, end); re-running an interval rewrites identical bytes."""
+def run(params: Params, layout: Layout, start: dt.datetime, end: dt.datetime,
+        record_gaps: bool = False) -> dict[str, Any]:
+    """Normalize the raw hours in [start, end); re-running an interval rewrites identical bytes.
+
+    An hour without raw data is listed as `missing_hours` and left unwritten (its data may still come,
+    and its service date is not built without it). With `record_gaps` the operator says it will not
+    come (the poller was down): it gets empty snapshots and polls partitions, listed as `gaps`, so its
+    date is built with the hole recorded."""
     start, end = parse_instant(start), parse_instant(end)
     if end <= start:
         raise StageError(f"ingest: empty interval [{start}, {end})")
-    ledger, written = IngestLedger(), []
+    ledger, written, missing = IngestLedger(), [], []
     raw_root = layout.dataset("raw")
     for hour in hours_between(start, end):
         if not raw_dir(raw_root, hour).is_dir():
+            missing.append(hour_key(hour))
+            if record_gaps:
+                write_parquet(s.SNAPSHOT_SCHEMA.empty_table(), layout.hour_file("snapshots", hour))
+                write_parquet(s.POLLS_SCHEMA.empty_table(), layout.hour_file("polls", hour))
             continue
         raw = read_raw_hour(raw_root, hour, RawRead())
         ledger.raw["files"] += len(list(raw_dir(raw_root, hour).glob("*.jsonl.gz")))
@@ -63,6 +74,7 @@ def run(params: Params, layout: Layout, start: dt.datetime, end: dt.datetime) ->
         "start": start.isoformat(),
         "end": end.isoformat(),
         "hours": written,
+        "gaps" if record_gaps else "missing_hours": missing,
         **ledger.to_dict(),
     }
     problems = check_ledger(record)
@@ -72,6 +84,7 @@ def run(params: Params, layout: Layout, start: dt.datetime, end: dt.datetime) ->
     return {
         "ledger": str(path),
         "hours": written,
+        "gaps" if record_gaps else "missing_hours": missing,
         "polls": record["polls"],
         "records": record["records"],
         "raw_truncated_members": record["raw"]["truncated_members"],
@@ -82,6 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`--start/--end` for the stage; the `poll` sub-command for the poller."""
     parser.add_argument("--start", help="interval start, ISO instant (UTC if no zone)")
     parser.add_argument("--end", help="interval end (exclusive), ISO instant")
+    parser.add_argument("--record-gaps", action="store_true",
+                        help="hours without raw data are a gap in polling: write them empty so their "
+                             "service dates can be built (the ledger lists them as gaps)")
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     from pipelines.sources.dbf.poll_cli import add_poll_arguments
 
@@ -98,4 +114,5 @@ def main(args: argparse.Namespace, params: Params) -> dict[str, Any]:
         return main_poll(args, params)
     if not args.start or not args.end:
         raise StageError("ingest needs --start and --end (or the `poll` sub-command)")
-    return run(params, Layout(params, args.home), parse_instant(args.start), parse_instant(args.end))
+    return run(params, Layout(params, args.home), parse_instant(args.start), parse_instant(args.end),
+               record_gaps=args.record_gaps)

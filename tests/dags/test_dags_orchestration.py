@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipelines.errors import StageError
-from pipelines.runtime import lifecycle
+from pipelines.runtime import lifecycle, schedule
 from pipelines.runtime import orchestration as orch
 from pipelines.runtime.context import Context
 
@@ -162,3 +162,34 @@ def test_planned_days_catch_up_dates_that_were_never_built(params, layout, ctx):
     layout.day_file("features", dt.date(2025, 9, 2)).parent.mkdir(parents=True, exist_ok=True)
     layout.day_file("features", dt.date(2025, 9, 2)).touch()
     assert orch.planned_days(ctx, berlin(2025, 9, 5), berlin(2025, 9, 6)) == days("2025-09-03")
+
+
+def test_a_date_missing_an_hour_is_an_alert_until_the_gap_is_recorded(params, layout, ctx):
+    """A poller down for one UTC hour: before, the date was never built, left the catch-up window after
+    a week and nothing said so. Now build_dataset's check_ingested task fails naming it, and
+    `ingest --record-gaps` records the hole so the date is built."""
+    from pipelines.datasets import close_time, service_date_hours
+    from pipelines.sources import ingest
+    from pipelines.timeutil import hour_key
+
+    day = dt.date(2025, 9, 2)
+    hours = service_date_hours(params, day)
+    gap = hours[5]
+    for hour in hours:
+        if hour != gap:
+            layout.hour_file("polls", hour).parent.mkdir(parents=True, exist_ok=True)
+            layout.hour_file("polls", hour).touch()
+    deadline = close_time(params, day) + dt.timedelta(hours=schedule.INGEST_DEADLINE_H)
+    assert orch.planned_days(ctx, deadline - dt.timedelta(days=1), deadline) == []
+    assert orch.overdue_days(ctx, deadline - dt.timedelta(minutes=1)) == {}, "its hour may still come"
+    found = orch.overdue_days(ctx, deadline)
+    assert found == {"2025-09-02": [hour_key(gap)]}
+    message = orch.overdue_message(found)
+    assert "2025-09-02" in message and hour_key(gap) in message and "--record-gaps" in message
+    assert orch.overdue_days(ctx, deadline + dt.timedelta(days=schedule.CATCH_UP_DAYS + 1)) == {}
+    result = ingest.run(params, layout, gap, gap + dt.timedelta(hours=1), record_gaps=True)
+    assert result["gaps"] == [hour_key(gap)] and result["polls"]["attempted"] == 0
+    assert orch.overdue_days(ctx, deadline) == {}
+    assert orch.planned_days(ctx, deadline - dt.timedelta(days=1), deadline) == [day]
+    without = ingest.run(params, layout, gap, gap + dt.timedelta(hours=1))   # the default: just listed
+    assert without["missing_hours"] == [hour_key(gap)]
