@@ -21,7 +21,7 @@ help: ## Show this help
 setup: .venv/.synced ## Create the environment from uv.lock (installs uv with pip if missing)
 
 test: setup ## Run the whole test suite, Airflow end to end included (what CI runs; ~30 min on 2 cores)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 test-quick: setup ## The suite without the slow tests (Airflow scheduler, backfill, e2e, demo; ~5 min)
 	$(PY) -m pytest -q -m "not slow" tests
