@@ -8,6 +8,8 @@ Daily (Europe/Berlin) interval of departure-board polls into `snapshots` and `po
 * `source: simulator` (backfills, the demo): `simulate` first generates the interval with the
   simulator's bulk path (optional `scenario`); `ingest` then records the ledger of the (empty) raw archive.
 
+Then hours of the last week whose raw data grew after they were ingested (a spool shipped late) are
+ingested again; a date already built without them is named in an alert email with the rebuild command.
 On success the `snapshots` asset gets an event carrying the interval (`start`, `end`), which triggers
 `build_dataset`. Re-running a day rewrites identical partitions.
 """
@@ -42,9 +44,10 @@ def ingest_dag() -> None:
     @task(multiple_outputs=False, task_id="ingest", doc_md=STAGES["ingest"], outlets=[SNAPSHOTS],
           trigger_rule="none_failed")
     def ingest(data_interval_start=None, data_interval_end=None, outlet_events=None) -> dict:
-        result = orch.ingest_interval(Context.from_environment(), data_interval_start, data_interval_end,
-                                      schedule.SOURCE_RAW)
+        ctx = Context.from_environment()
+        result = orch.ingest_interval(ctx, data_interval_start, data_interval_end, schedule.SOURCE_RAW)
         start, end = orch.interval_from(data_interval_start, data_interval_end)
+        result["late"] = orch.reingest_late(ctx, end)   # raw data that came after its hour was ingested
         outlet_events[SNAPSHOTS].extra = {"start": start, "end": end}
         return result
 

@@ -8,6 +8,7 @@ Imported by DAG files at parse time: standard library only at the top.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.policy
 import hashlib
 import logging
@@ -120,6 +121,18 @@ def monitor_alert(message: dict, day: str, window_end: Any) -> Alert:
     """The alert of a monitor verdict: the message the monitor worded, keyed by its incident."""
     return Alert(message.get("incident_key") or f"drift|{day}", message["subject"], message["body"],
                  window_end, tuple(message.get("attachments") or ()))
+
+
+def late_raw_alert(hours: list, built: list, when: Any) -> Alert:
+    """Raw data of built dates arrived after they were built: re-ingested, the dates need a rebuild."""
+    keys, one_day = [h.strftime("%Y-%m-%dT%H") for h in hours], dt.timedelta(days=1)
+    days = ", ".join(d.isoformat() for d in built)
+    body = (f"Raw polls arrived after their hours were ingested: {', '.join(keys)}.\n"
+            f"Those hours are re-ingested, but service date(s) {days} were already built without them.\n\n"
+            f"Rebuild them (a date is built by the run of the day after it): airflow backfill create "
+            f"--dag-id build_dataset --from-date {built[0] + one_day} --to-date {built[-1] + one_day} "
+            f"--reprocess-behavior completed\n")
+    return Alert(f"late_raw|{'|'.join(keys)}", f"late raw data for built date(s) {days}", body, when)
 
 
 def on_task_failure(context: Any) -> None:

@@ -18,6 +18,7 @@ from pipelines.errors import StageError
 from pipelines.sources.dbf.archive import RawRead, raw_dir, read_raw_hour
 from pipelines.sources.dbf.ledger import IngestLedger, check_ledger
 from pipelines.sources.dbf.normalize import HourOutput, normalize_hour
+from pipelines.sources.late import raw_size
 from pipelines.storage import Layout, atomic_path, write_json, write_parquet
 from pipelines.timeutil import hour_key, hours_between, parse_instant
 
@@ -53,7 +54,7 @@ def run(params: Params, layout: Layout, start: dt.datetime, end: dt.datetime,
     start, end = parse_instant(start), parse_instant(end)
     if end <= start:
         raise StageError(f"ingest: empty interval [{start}, {end})")
-    ledger, written, missing = IngestLedger(), [], []
+    ledger, written, missing, sizes = IngestLedger(), [], [], {}
     raw_root = layout.dataset("raw")
     for hour in hours_between(start, end):
         if not raw_dir(raw_root, hour).is_dir():
@@ -62,6 +63,7 @@ def run(params: Params, layout: Layout, start: dt.datetime, end: dt.datetime,
                 write_parquet(s.SNAPSHOT_SCHEMA.empty_table(), layout.hour_file("snapshots", hour))
                 write_parquet(s.POLLS_SCHEMA.empty_table(), layout.hour_file("polls", hour))
             continue
+        sizes[hour_key(hour)] = raw_size(raw_root, hour)   # before reading: later bytes count as late
         raw = read_raw_hour(raw_root, hour, RawRead())
         ledger.raw["files"] += len(list(raw_dir(raw_root, hour).glob("*.jsonl.gz")))
         ledger.raw["lines"] += len(raw.lines)
@@ -75,6 +77,7 @@ def run(params: Params, layout: Layout, start: dt.datetime, end: dt.datetime,
         "end": end.isoformat(),
         "hours": written,
         "gaps" if record_gaps else "missing_hours": missing,
+        "raw_bytes": sizes,
         **ledger.to_dict(),
     }
     problems = check_ledger(record)

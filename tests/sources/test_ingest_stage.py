@@ -242,3 +242,41 @@ def test_raw_bytes_never_change_and_a_later_poll_only_appends(params, layout, fi
     grown = [name for name in before if after[name] != before[name]]
     assert len(grown) == 1 and after[grown[0]].startswith(before[grown[0]]), "appended, nothing rewritten"
     assert set(after) - set(before) == set(), "into the writer's own hour file"
+
+
+def test_raw_data_arriving_after_its_hour_was_ingested_is_read_and_a_built_date_named(
+        params, layout, monkeypatch) -> None:
+    """Before, raw polls that reached the archive after their interval was ingested were read only by a
+    manual re-ingest, and a date built without them was never reported."""
+    from pipelines.runtime import orchestration as orch
+    from pipelines.runtime import outbox
+    from pipelines.runtime.context import Context
+    from pipelines.sources.late import late_hours
+
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)   # no mail server: the alert waits
+    ctx, hour = Context(params, layout), dt.datetime(2025, 9, 2, 7, tzinfo=dt.UTC)
+    writer = ArchiveWriter(layout.dataset("raw"), "poller-a")
+
+    def poll(minute: int) -> None:
+        at = hour + dt.timedelta(minutes=minute)
+        writer.append(make_line("Hamm", "u", at, 200, None, board(dep(trainNumber=str(minute))).encode(),
+                                None), at)
+
+    poll(0)
+    poll(3)
+    day_start = dt.datetime(2025, 9, 1, 22, tzinfo=dt.UTC)
+    day_end = day_start + dt.timedelta(days=1)
+    assert run(params, layout, day_start, day_end)["polls"]["attempted"] == 2
+    assert orch.reingest_late(ctx, day_end) == {"late_hours": [], "built_dates": []}
+    poll(6)                                              # the spool ships one more poll of that hour, late
+    assert late_hours(layout, day_start) == [hour]
+    assert orch.reingest_late(ctx, day_end) == {"late_hours": ["2025-09-02T07"], "built_dates": []}
+    polls = pq.read_table(layout.hour_file("polls", hour))
+    assert polls.num_rows == 3 and late_hours(layout, day_start) == [], "read once, then no longer late"
+    layout.day_file("features", dt.date(2025, 9, 2)).parent.mkdir(parents=True, exist_ok=True)
+    layout.day_file("features", dt.date(2025, 9, 2)).touch()   # the date was built meanwhile
+    poll(9)
+    late = orch.reingest_late(ctx, day_end)
+    assert late == {"late_hours": ["2025-09-02T07"], "built_dates": ["2025-09-02"]}
+    [alert] = outbox.messages(layout, ("pending",))
+    assert b"--dag-id build_dataset --from-date 2025-09-03" in alert["content"]

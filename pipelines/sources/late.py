@@ -1,0 +1,48 @@
+"""Raw data that reaches the archive after its hour was ingested (a spool shipped late, a writer that
+came back): found by comparing each hour's raw bytes now with what the ingest ledgers recorded.
+
+Ingest records an hour's raw size before it reads the hour, so bytes appended while it reads count as
+late and are read again: a re-ingest rewrites identical bytes when nothing changed, never less.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from pipelines.sources.dbf.archive import raw_dir
+from pipelines.storage import DataPath, Layout
+from pipelines.timeutil import hour_key, parse_instant
+
+LEDGERS = "ingest"
+
+
+def raw_size(raw_root: DataPath, hour: dt.datetime) -> int:
+    """Bytes of every writer's archive file of one UTC hour (0 when there is none)."""
+    folder = raw_dir(raw_root, hour)
+    if not folder.is_dir():
+        return 0
+    return sum(p.stat().st_size if isinstance(p, Path) else p.fs.get_file_info(p.key).size
+               for p in folder.glob("*.jsonl.gz"))
+
+
+def recorded_sizes(layout: Layout, since: dt.datetime) -> dict[str, int]:
+    """Hour key -> the most raw bytes any ingest ledger ending after `since` recorded for it (an hour
+    of such a ledger without raw data counts 0; ledgers older than sizes, none)."""
+    out: dict[str, int] = {}
+    for path in (layout.dataset("ledger") / LEDGERS).glob("*.json"):
+        ledger = json.loads(path.read_text())
+        if "raw_bytes" not in ledger or parse_instant(ledger["end"]) <= since:
+            continue
+        for key in [*ledger["hours"], *ledger.get("missing_hours", []), *ledger.get("gaps", [])]:
+            out[key] = max(out.get(key, 0), ledger["raw_bytes"].get(key, 0))
+    return out
+
+
+def late_hours(layout: Layout, since: dt.datetime) -> list[dt.datetime]:
+    """UTC hours ingested since `since` whose raw archive has grown since."""
+    raw = layout.dataset("raw")
+    recorded = {key: size for key, size in recorded_sizes(layout, since).items() if hour_key(since) <= key}
+    hours = {key: dt.datetime.strptime(key, "%Y-%m-%dT%H").replace(tzinfo=dt.UTC) for key in recorded}
+    return sorted(hour for key, hour in hours.items() if raw_size(raw, hour) > recorded[key])
