@@ -44,10 +44,9 @@ def ingest_dag() -> None:
     @task(multiple_outputs=False, task_id="ingest", doc_md=STAGES["ingest"], outlets=[SNAPSHOTS],
           trigger_rule="none_failed")
     def ingest(data_interval_start=None, data_interval_end=None, outlet_events=None) -> dict:
-        ctx = Context.from_environment()
-        result = orch.ingest_interval(ctx, data_interval_start, data_interval_end, schedule.SOURCE_RAW)
+        result = orch.ingest_interval(Context.from_environment(), data_interval_start, data_interval_end,
+                                      schedule.SOURCE_RAW)
         start, end = orch.interval_from(data_interval_start, data_interval_end)
-        result["late"] = orch.reingest_late(ctx, end)   # raw data that came after its hour was ingested
         outlet_events[SNAPSHOTS].extra = {"start": start, "end": end}
         return result
 

@@ -123,10 +123,11 @@ def monitor_alert(message: dict, day: str, window_end: Any) -> Alert:
                  window_end, tuple(message.get("attachments") or ()))
 
 
-def late_raw_alert(hours: list, built: list, when: Any) -> Alert:
+def late_raw_alert(late: dict, when: Any) -> Alert:
     """Raw data of built dates arrived after they were built: re-ingested, the dates need a rebuild."""
-    keys, one_day = [h.strftime("%Y-%m-%dT%H") for h in hours], dt.timedelta(days=1)
-    days = ", ".join(d.isoformat() for d in built)
+    keys, one_day = late["hours"], dt.timedelta(days=1)
+    built = [dt.date.fromisoformat(d) for d in late["built_dates"]]
+    days = ", ".join(late["built_dates"])
     body = (f"Raw polls arrived after their hours were ingested: {', '.join(keys)}.\n"
             f"Those hours are re-ingested, but service date(s) {days} were already built without them.\n\n"
             f"Rebuild them (a date is built by the run of the day after it): airflow backfill create "

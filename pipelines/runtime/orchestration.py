@@ -152,26 +152,6 @@ def overdue_message(found: Mapping[str, list[str]]) -> str:
             "ingest --start HOUR --end HOUR+1h --record-gaps` and the date is built with its hole.")
 
 
-def reingest_late(ctx: Context, end: Any) -> dict:
-    """Re-ingest the hours of the catch-up window whose raw data grew after they were ingested; an
-    unbuilt date then builds complete, a built one is named in an alert (its features lack that data)."""
-    from pipelines.datasets import service_date_hours
-    from pipelines.runtime import alerts
-    from pipelines.sources.late import late_hours
-    from pipelines.timeutil import hour_key
-
-    latest = instant(end)
-    hours = late_hours(ctx.layout, latest - dt.timedelta(days=schedule.CATCH_UP_DAYS))
-    for hour in hours:
-        run_stage(ctx, "ingest", start=hour, end=hour + dt.timedelta(hours=1))
-    candidates = {h.date() + dt.timedelta(days=i) for h in hours for i in (-1, 0, 1)}
-    built = sorted(d for d in candidates if ctx.layout.day_file("features", d).exists()
-                   and set(hours) & set(service_date_hours(ctx.params, d)))
-    if built:
-        alerts.raise_alert(ctx.params, ctx.layout, alerts.late_raw_alert(hours, built, latest))
-    return {"late_hours": [hour_key(h) for h in hours], "built_dates": [d.isoformat() for d in built]}
-
-
 def event_extras(triggering_asset_events: Any) -> list[dict]:
     """The `extra` dicts of a run's triggering asset events (empty for scheduled or manual runs)."""
     if not triggering_asset_events:
@@ -183,7 +163,13 @@ def ingest_interval(ctx: Context, start: Any, end: Any, source: str, scenario: s
     """Generate the interval with the simulator's bulk path (source `simulator`) or normalize raw polls."""
     if source == schedule.SOURCE_SIMULATOR:
         return run_stage(ctx, "simulate", start=instant(start), end=instant(end), scenario=scenario or None)
-    return run_stage(ctx, "ingest", start=instant(start), end=instant(end))
+    late_since = instant(end) - dt.timedelta(days=schedule.CATCH_UP_DAYS)
+    result = run_stage(ctx, "ingest", start=instant(start), end=instant(end), late_since=late_since)
+    if result["late"]["built_dates"]:   # re-ingested, but those dates were built without them
+        from pipelines.runtime import alerts
+
+        alerts.raise_alert(ctx.params, ctx.layout, alerts.late_raw_alert(result["late"], instant(end)))
+    return result
 
 
 def iso_days(days: Iterable[dt.date]) -> list[str]:

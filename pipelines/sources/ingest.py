@@ -18,7 +18,7 @@ from pipelines.errors import StageError
 from pipelines.sources.dbf.archive import RawRead, raw_dir, read_raw_hour
 from pipelines.sources.dbf.ledger import IngestLedger, check_ledger
 from pipelines.sources.dbf.normalize import HourOutput, normalize_hour
-from pipelines.sources.late import raw_size
+from pipelines.sources.late import built_dates, late_hours, raw_size
 from pipelines.storage import Layout, atomic_path, write_json, write_parquet
 from pipelines.timeutil import hour_key, hours_between, parse_instant
 
@@ -44,13 +44,14 @@ def _write_hour(layout: Layout, hour: dt.datetime, out: HourOutput) -> None:
 
 
 def run(params: Params, layout: Layout, start: dt.datetime, end: dt.datetime,
-        record_gaps: bool = False) -> dict[str, Any]:
+        record_gaps: bool = False, late_since: dt.datetime | None = None) -> dict[str, Any]:
     """Normalize the raw hours in [start, end); re-running an interval rewrites identical bytes.
 
     An hour without raw data is listed as `missing_hours` and left unwritten (its data may still come,
     and its service date is not built without it). With `record_gaps` the operator says it will not
     come (the poller was down): it gets empty snapshots and polls partitions, listed as `gaps`, so its
-    date is built with the hole recorded."""
+    date is built with the hole recorded. With `late_since`, hours ingested since then whose raw data
+    grew afterwards are ingested again (`late`: the hours, and the dates already built without them)."""
     start, end = parse_instant(start), parse_instant(end)
     if end <= start:
         raise StageError(f"ingest: empty interval [{start}, {end})")
@@ -91,7 +92,16 @@ def run(params: Params, layout: Layout, start: dt.datetime, end: dt.datetime,
         "polls": record["polls"],
         "records": record["records"],
         "raw_truncated_members": record["raw"]["truncated_members"],
+        "late": reingest_late(params, layout, parse_instant(late_since)) if late_since else None,
     }
+
+
+def reingest_late(params: Params, layout: Layout, since: dt.datetime) -> dict[str, list[str]]:
+    """Ingest again the hours ingested since `since` whose raw archive grew afterwards."""
+    hours = late_hours(layout, since)
+    for hour in hours:
+        run(params, layout, hour, hour + dt.timedelta(hours=1))
+    return {"hours": [hour_key(h) for h in hours], "built_dates": built_dates(params, layout, hours)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,6 +11,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from pipelines.config import Params
+from pipelines.datasets import service_date_hours
 from pipelines.sources.dbf.archive import raw_dir
 from pipelines.storage import DataPath, Layout
 from pipelines.timeutil import hour_key, parse_instant
@@ -46,3 +48,10 @@ def late_hours(layout: Layout, since: dt.datetime) -> list[dt.datetime]:
     recorded = {key: size for key, size in recorded_sizes(layout, since).items() if hour_key(since) <= key}
     hours = {key: dt.datetime.strptime(key, "%Y-%m-%dT%H").replace(tzinfo=dt.UTC) for key in recorded}
     return sorted(hour for key, hour in hours.items() if raw_size(raw, hour) > recorded[key])
+
+
+def built_dates(params: Params, layout: Layout, hours: list[dt.datetime]) -> list[str]:
+    """The service dates among those `hours` belong to that were already built (features exist)."""
+    candidates = {h.date() + dt.timedelta(days=i) for h in hours for i in (-1, 0, 1)}
+    return [d.isoformat() for d in sorted(candidates) if layout.day_file("features", d).exists()
+            and set(hours) & set(service_date_hours(params, d))]

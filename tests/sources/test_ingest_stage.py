@@ -247,9 +247,10 @@ def test_raw_bytes_never_change_and_a_later_poll_only_appends(params, layout, fi
 def test_raw_data_arriving_after_its_hour_was_ingested_is_read_and_a_built_date_named(
         params, layout, monkeypatch) -> None:
     """Before, raw polls that reached the archive after their interval was ingested were read only by a
-    manual re-ingest, and a date built without them was never reported."""
+    manual re-ingest, and a date built without them was never reported. Each daily ingest now re-reads
+    the hours of the last week whose raw bytes grew, and names a date already built without them."""
     from pipelines.runtime import orchestration as orch
-    from pipelines.runtime import outbox
+    from pipelines.runtime import outbox, schedule
     from pipelines.runtime.context import Context
     from pipelines.sources.late import late_hours
 
@@ -262,21 +263,22 @@ def test_raw_data_arriving_after_its_hour_was_ingested_is_read_and_a_built_date_
         writer.append(make_line("Hamm", "u", at, 200, None, board(dep(trainNumber=str(minute))).encode(),
                                 None), at)
 
+    def daily_ingest(n: int) -> dict:   # the ingest DAG's run of day n (0: the day of `hour`)
+        start = dt.datetime(2025, 9, 1, 22, tzinfo=dt.UTC) + dt.timedelta(days=n)
+        return orch.ingest_interval(ctx, start, start + dt.timedelta(days=1), schedule.SOURCE_RAW)
+
     poll(0)
     poll(3)
-    day_start = dt.datetime(2025, 9, 1, 22, tzinfo=dt.UTC)
-    day_end = day_start + dt.timedelta(days=1)
-    assert run(params, layout, day_start, day_end)["polls"]["attempted"] == 2
-    assert orch.reingest_late(ctx, day_end) == {"late_hours": [], "built_dates": []}
+    first = daily_ingest(0)
+    assert first["polls"]["attempted"] == 2 and first["late"] == {"hours": [], "built_dates": []}
     poll(6)                                              # the spool ships one more poll of that hour, late
-    assert late_hours(layout, day_start) == [hour]
-    assert orch.reingest_late(ctx, day_end) == {"late_hours": ["2025-09-02T07"], "built_dates": []}
-    polls = pq.read_table(layout.hour_file("polls", hour))
-    assert polls.num_rows == 3 and late_hours(layout, day_start) == [], "read once, then no longer late"
+    assert late_hours(layout, hour - dt.timedelta(days=1)) == [hour]
+    assert daily_ingest(1)["late"] == {"hours": ["2025-09-02T07"], "built_dates": []}
+    assert pq.read_table(layout.hour_file("polls", hour)).num_rows == 3
+    assert late_hours(layout, hour - dt.timedelta(days=1)) == [], "read once, then no longer late"
     layout.day_file("features", dt.date(2025, 9, 2)).parent.mkdir(parents=True, exist_ok=True)
     layout.day_file("features", dt.date(2025, 9, 2)).touch()   # the date was built meanwhile
     poll(9)
-    late = orch.reingest_late(ctx, day_end)
-    assert late == {"late_hours": ["2025-09-02T07"], "built_dates": ["2025-09-02"]}
+    assert daily_ingest(2)["late"] == {"hours": ["2025-09-02T07"], "built_dates": ["2025-09-02"]}
     [alert] = outbox.messages(layout, ("pending",))
     assert b"--dag-id build_dataset --from-date 2025-09-03" in alert["content"]
