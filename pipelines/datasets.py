@@ -98,4 +98,5 @@ def quarantined(layout: Layout, stage: str, day: dt.date, column: str = s.DEPART
     path = quarantine_file(layout, stage, day)
     if not path.exists():
         return set()
-    return set(read_table(path, columns=[column]).column(column).to_pylist())
+    values = read_table(path, columns=[column]).column(column).to_pylist()
+    return {v for v in values if v is not None}   # a row without an id matches nothing anyway

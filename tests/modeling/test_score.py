@@ -110,3 +110,21 @@ def test_only_what_the_features_gate_passed_is_scored_or_trained_on(scored):
         write_parquet(original, path)
         validate_features.run(params, layout, day(3))
         score.run(params, layout, day(3))
+
+
+def test_a_quarantined_row_without_an_id_keeps_every_other_row(scored):
+    """SQL's NOT IN over a set holding NULL keeps nothing: a quarantined row whose departure_id was
+    missing (it failed departure_id_not_null) must not empty the training rows."""
+    from pipelines.datasets import FEATURES_GATE, quarantine_file
+
+    params, layout, _, _ = scored
+    path = quarantine_file(layout, FEATURES_GATE, day(2))
+    saved = path.read_bytes()
+    as_of = close_time(params, day(4))
+    rows = read_training_table(params, layout, [day(2)], as_of)[0].num_rows
+    no_id = pa.table({s.DEPARTURE_ID: pa.array([None], pa.string()), s.RULE: ["departure_id_not_null"]})
+    write_parquet(no_id, path)
+    try:
+        assert read_training_table(params, layout, [day(2)], as_of)[0].num_rows == rows > 0
+    finally:
+        path.write_bytes(saved)
