@@ -20,14 +20,16 @@ def atomic_path(target: str | DataPath) -> Iterator[Path]:
 
     A local publish is durable: the file is fsynced before the rename and the folder after it, so a
     power loss leaves the old bytes or the new ones, never an empty name. The temporary file is named
-    with the writer's pid; one left by a writer killed mid-write (SIGKILL, OOM) is removed by the next
-    publish of the same target once that pid is gone."""
+    with the writer's pid; one left by a writer killed mid-write (SIGKILL, OOM) is removed by the first
+    publish into its folder of a later process (or of this one, if it had not written there yet)."""
     target = to_path(target)
     local = isinstance(target, Path)
     folder = target.parent if local else None
     if local:
         folder.mkdir(parents=True, exist_ok=True)
-        _remove_orphans(folder, target.name)
+        if folder not in _SWEPT:   # once per folder and process: a listing costs ~6 ms at 10k files
+            _remove_orphans(folder)
+            _SWEPT.add(folder)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
@@ -43,6 +45,9 @@ def atomic_path(target: str | DataPath) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+_SWEPT: set[Path] = set()   # folders this process has already cleared of orphaned temporary files
+
+
 def _fsync(path: str | Path, flags: int) -> None:
     fd = os.open(path, flags)
     try:
@@ -51,10 +56,10 @@ def _fsync(path: str | Path, flags: int) -> None:
         os.close(fd)
 
 
-def _remove_orphans(folder: Path, name: str) -> None:
-    """Delete temporary files of `name` whose writer (the pid in their name) no longer runs."""
-    for orphan in folder.glob(f".{name}.*.tmp"):
-        pid = orphan.name[len(name) + 2:].split(".", 1)[0]
+def _remove_orphans(folder: Path) -> None:
+    """Delete the temporary files in `folder` whose writer (the pid in their name) no longer runs."""
+    for orphan in folder.glob(".*.tmp"):
+        pid = orphan.name.rsplit(".", 3)[-3] if orphan.name.count(".") >= 4 else ""
         if pid.isdigit() and not _running(int(pid)):
             orphan.unlink(missing_ok=True)
 
