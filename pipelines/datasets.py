@@ -68,6 +68,18 @@ def read_days(layout: Layout, name: str, days: list[dt.date]) -> pa.Table | None
 
 
 FEATURES_GATE = "validate_features"
+INGEST_LEDGERS = "ingest"
+
+
+def listed_missing(layout: Layout, since: dt.datetime) -> set[str]:
+    """Hour keys an ingest run ending after `since` found no raw data for (its ledger's `missing_hours`):
+    the evidence that the poller was expected and down, which the days before a deployment lack."""
+    out: set[str] = set()
+    for path in (layout.dataset("ledger") / INGEST_LEDGERS).glob("*.json"):
+        ledger = read_json(path)
+        if dt.datetime.fromisoformat(ledger["end"]) > since:
+            out.update(ledger.get("missing_hours", []))
+    return out
 
 
 def verdict_file(layout: Layout, stage: str, day: dt.date) -> Path:

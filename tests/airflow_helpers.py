@@ -83,8 +83,10 @@ from airflow.dag_processing.dagbag import DagBag
 bag, out = DagBag(dag_folder=sys.argv[1]), []
 assert not bag.import_errors, bag.import_errors
 for step in json.loads(sys.argv[2]):
-    when = step.get("logical_date")
-    run = bag.dags[step["dag_id"]].test(run_conf=step.get("conf"),
+    when, dag = step.get("logical_date"), bag.dags[step["dag_id"]]
+    for task in dag.tasks if "retries" in step else ():   # dag.test() waits out each retry's backoff
+        task.retries = step["retries"]
+    run = dag.test(run_conf=step.get("conf"),
                                         logical_date=dt.datetime.fromisoformat(when) if when else None)
     out.append({"dag_id": step["dag_id"], "state": str(run.state),
                 "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()},
@@ -106,7 +108,7 @@ def migrated(env: dict[str, str], cache: Path) -> None:
 
 
 def dag_tests(env: dict[str, str], steps: list[dict], timeout_s: float = 600) -> list[dict]:
-    """Run `dag.test()` for each step ({dag_id, logical_date?, conf?}) in one fresh interpreter.
+    """Run `dag.test()` for each step ({dag_id, logical_date?, conf?, retries?}) in one fresh interpreter.
 
     A subprocess: Airflow reads AIRFLOW_HOME once per process, and other tests import it too.
     """

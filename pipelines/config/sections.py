@@ -72,6 +72,8 @@ class Ingest:
     clock: str
     max_body_bytes: int
     max_depth: int
+    allowed_hosts: tuple[str, ...]
+    min_free_mb: float
 
 
 @dataclass(frozen=True)

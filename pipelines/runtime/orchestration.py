@@ -120,25 +120,40 @@ def planned_days(ctx: Context, start: Any, end: Any,
     return ready
 
 
+def ingest_deadline(params: Any, day: dt.date) -> dt.datetime:
+    """When service date `day` should be fully ingested: the daily ingest run after its close (the
+    interval holding its last hours) plus INGEST_DEADLINE_H of slack for that run and the poller."""
+    from pipelines.datasets import close_time
+    from pipelines.timeutil import BERLIN
+
+    close, at = close_time(params, day).astimezone(BERLIN), schedule.DAILY_AT["ingest"]
+    tick = dt.datetime.combine(close.date() + dt.timedelta(days=int(close.time() > at)), at, tzinfo=BERLIN)
+    return tick.astimezone(dt.UTC) + dt.timedelta(hours=schedule.INGEST_DEADLINE_H)
+
+
 def overdue_days(ctx: Context, end: Any) -> dict[str, list[str]]:
-    """Unbuilt dates of the catch-up window closed over INGEST_DEADLINE_H before `end` with hours of
-    their own Berlin day ingested and some hours never: a gap in polling ({ISO day: missing hours}).
-    A date with none of its own day's hours (the day before the deployment began, whose early-morning
-    hours belong to the first day too, or a poller down all day) is not seen here."""
-    from pipelines.datasets import close_time, service_date_hours
+    """Unbuilt dates of the catch-up window past their ingest deadline at `end` that miss hours: a gap
+    in polling ({ISO day: missing hours}). A date counts when hours of its own Berlin day were ingested
+    (a gap inside it), or when an ingest run found no raw data for its missing hours (the poller down all
+    day); the days before a deployment began have neither and are not gaps."""
+    from pipelines.datasets import listed_missing, service_date_hours
     from pipelines.timeutil import hour_key, local_midnight_utc
 
     latest = instant(end) if end is not None else dt.datetime.now(dt.UTC)   # an asset-triggered run
-    found = {}
-    deadline = dt.timedelta(hours=schedule.INGEST_DEADLINE_H)
-    for day in closed_days(ctx, latest - dt.timedelta(days=schedule.CATCH_UP_DAYS), latest):
-        if close_time(ctx.params, day) + deadline > latest or ctx.layout.day_file("features", day).exists():
+    window = latest - dt.timedelta(days=schedule.CATCH_UP_DAYS)
+    found, listed = {}, None
+    for day in closed_days(ctx, window, latest):
+        if ingest_deadline(ctx.params, day) > latest or ctx.layout.day_file("features", day).exists():
             continue
         hours = service_date_hours(ctx.params, day)
-        there = {h for h in hours if ctx.layout.hour_file("polls", h).exists()}
-        own_day = [h for h in hours if h < local_midnight_utc(day + dt.timedelta(days=1))]
-        if there & set(own_day) and len(there) < len(hours):   # ingested on its own day, with holes
-            found[day.isoformat()] = [hour_key(h) for h in hours if h not in there]
+        missing = [h for h in hours if not ctx.layout.hour_file("polls", h).exists()]
+        if not missing:
+            continue
+        own_day = {h for h in hours if h < local_midnight_utc(day + dt.timedelta(days=1))}
+        if listed is None:   # read the ledgers once, only when some date misses hours
+            listed = listed_missing(ctx.layout, window - dt.timedelta(days=2))
+        if own_day - set(missing) or {hour_key(h) for h in missing} & listed:
+            found[day.isoformat()] = [hour_key(h) for h in missing]
     return found
 
 
@@ -163,13 +178,13 @@ def ingest_interval(ctx: Context, start: Any, end: Any, source: str, scenario: s
     """Generate the interval with the simulator's bulk path (source `simulator`) or normalize raw polls."""
     if source == schedule.SOURCE_SIMULATOR:
         return run_stage(ctx, "simulate", start=instant(start), end=instant(end), scenario=scenario or None)
+    from pipelines.runtime import alerts, disk
+
     late_since = instant(end) - dt.timedelta(days=schedule.CATCH_UP_DAYS)
     result = run_stage(ctx, "ingest", start=instant(start), end=instant(end), late_since=late_since)
     if result["late"]["built_dates"]:   # re-ingested, but those dates were built without them
-        from pipelines.runtime import alerts
-
         alerts.raise_alert(ctx.params, ctx.layout, alerts.late_raw_alert(result["late"], instant(end)))
-    return result
+    return {**result, "low_disk": disk.check_disk(ctx.params, ctx.layout, instant(end))}
 
 
 def iso_days(days: Iterable[dt.date]) -> list[str]:

@@ -31,7 +31,7 @@ SOURCE_RAW = "raw"
 BUILD_STAGES = ("validate_snapshots", "detect_departures", "build_features", "validate_features")
 RETRAIN_STAGES = ("train", "evaluate", "promote")
 CATCH_UP_DAYS = 7                # build_dataset also builds unbuilt dates closed this long before its window
-INGEST_DEADLINE_H = 6            # a date still missing ingested hours this long after its close: a gap alert
+INGEST_DEADLINE_H = 6   # a date still missing hours this long after the ingest run after its close: gap alert
 
 
 def cron(dag_id: str) -> str:

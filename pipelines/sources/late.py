@@ -12,12 +12,10 @@ import json
 from pathlib import Path
 
 from pipelines.config import Params
-from pipelines.datasets import service_date_hours
+from pipelines.datasets import INGEST_LEDGERS, service_date_hours
 from pipelines.sources.dbf.archive import raw_dir
 from pipelines.storage import DataPath, Layout
 from pipelines.timeutil import hour_key, parse_instant
-
-LEDGERS = "ingest"
 
 
 def raw_size(raw_root: DataPath, hour: dt.datetime) -> int:
@@ -33,7 +31,7 @@ def recorded_sizes(layout: Layout, since: dt.datetime) -> dict[str, int]:
     """Hour key -> the most raw bytes any ingest ledger ending after `since` recorded for it (an hour
     of such a ledger without raw data counts 0; ledgers older than sizes, none)."""
     out: dict[str, int] = {}
-    for path in (layout.dataset("ledger") / LEDGERS).glob("*.json"):
+    for path in (layout.dataset("ledger") / INGEST_LEDGERS).glob("*.json"):
         ledger = json.loads(path.read_text())
         if "raw_bytes" not in ledger or parse_instant(ledger["end"]) <= since:
             continue

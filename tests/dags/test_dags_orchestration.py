@@ -168,9 +168,9 @@ def test_a_date_missing_an_hour_is_an_alert_until_the_gap_is_recorded(params, la
     """A poller down for one UTC hour: before, the date was never built, left the catch-up window after
     a week and nothing said so. Now build_dataset's check_ingested task fails naming it, and
     `ingest --record-gaps` records the hole so the date is built."""
-    from pipelines.datasets import close_time, service_date_hours
+    from pipelines.datasets import service_date_hours
     from pipelines.sources import ingest
-    from pipelines.timeutil import hour_key
+    from pipelines.timeutil import hour_key, local_midnight_utc
 
     day = dt.date(2025, 9, 2)
     hours = service_date_hours(params, day)
@@ -179,7 +179,10 @@ def test_a_date_missing_an_hour_is_an_alert_until_the_gap_is_recorded(params, la
         if hour != gap:
             layout.hour_file("polls", hour).parent.mkdir(parents=True, exist_ok=True)
             layout.hour_file("polls", hour).touch()
-    deadline = close_time(params, day) + dt.timedelta(hours=schedule.INGEST_DEADLINE_H)
+    deadline = orch.ingest_deadline(params, day)
+    # the daily ingest run after the close (Berlin midnight two days on) reads its last hours; then slack
+    slack = dt.timedelta(hours=schedule.INGEST_DEADLINE_H)
+    assert deadline == local_midnight_utc(day + dt.timedelta(days=2)) + slack
     assert orch.planned_days(ctx, deadline - dt.timedelta(days=1), deadline) == []
     assert orch.overdue_days(ctx, deadline - dt.timedelta(minutes=1)) == {}, "its hour may still come"
     found = orch.overdue_days(ctx, deadline)
@@ -193,3 +196,31 @@ def test_a_date_missing_an_hour_is_an_alert_until_the_gap_is_recorded(params, la
     assert orch.planned_days(ctx, deadline - dt.timedelta(days=1), deadline) == [day]
     without = ingest.run(params, layout, gap, gap + dt.timedelta(hours=1))   # the default: just listed
     assert without["missing_hours"] == [hour_key(gap)]
+
+
+def test_a_poller_down_all_day_is_an_alert_but_the_days_before_the_deployment_are_not(params, layout, ctx):
+    """Before, a date with none of its own hours ingested was never reported: the poller down for a
+    whole Berlin day looked like the days before the deployment began. The daily ingest run's ledger
+    (no raw data for those hours) tells them apart."""
+    from pipelines.datasets import service_date_hours
+    from pipelines.sources import ingest
+    from pipelines.timeutil import hour_key, local_midnight_utc
+
+    first, down = dt.date(2025, 9, 2), dt.date(2025, 9, 4)   # polled from 09-02 00:00 Berlin; 09-04 lost
+    for day in (first, dt.date(2025, 9, 3), dt.date(2025, 9, 5)):
+        for hour in service_date_hours(params, day):
+            if not local_midnight_utc(down) <= hour < local_midnight_utc(down + dt.timedelta(days=1)):
+                layout.hour_file("polls", hour).parent.mkdir(parents=True, exist_ok=True)
+                layout.hour_file("polls", hour).touch()
+    deadline = orch.ingest_deadline(params, dt.date(2025, 9, 5))
+    after = local_midnight_utc(down + dt.timedelta(days=1))
+    lost = [hour_key(h) for h in service_date_hours(params, down) if h < after]
+    of_03 = {hour_key(h) for h in service_date_hours(params, dt.date(2025, 9, 3))}
+    neighbour = {"2025-09-03": [k for k in lost if k in of_03]}   # its last hours are 09-04's first
+    assert orch.overdue_days(ctx, deadline) == neighbour, "09-04 alone: no ingest run says it is a gap"
+    # the daily ingest run of 09-04 found no raw data (the poller was down)
+    result = ingest.run(params, layout, local_midnight_utc(down), after)
+    assert len(result["missing_hours"]) == 24
+    found = orch.overdue_days(ctx, deadline)
+    assert found == {**neighbour, "2025-09-04": lost}, "09-01 is before the deployment began: no gap"
+    assert "2025-09-04: 24 hour(s) never ingested" in orch.overdue_message(found)

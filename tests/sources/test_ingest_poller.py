@@ -309,6 +309,19 @@ def test_a_redirect_to_another_host_is_refused_and_drops_the_station(serve, tmp_
     assert lines["Old"]["status"] == 200 and board.count("Unna") >= 1   # same host: followed
 
 
+def test_a_host_outside_the_allowlist_is_refused_before_any_request(tmp_path, serve) -> None:
+    """ingest.allowed_hosts pins the board host: a base URL elsewhere (a typo, or an attempt to point
+    the poller at an internal service) is refused before any request; a listed host polls."""
+    board = serve({"Hamm": [OK]})
+    with pytest.raises(StageError, match="not in ingest.allowed_hosts"):
+        Poller(PollPlan(base_url=board.url, stations=("Hamm",), allowed_hosts=("dbf.example.org",)),
+               ArchiveWriter(tmp_path, "x"))
+    assert board.count("Hamm") == 0
+    allowed = make_poller(tmp_path, board.url, ["Hamm"], FakeClock(T0), max_polls=1,
+                          allowed_hosts=("dbf.example.org", "127.0.0.1"))
+    assert allowed.run()["ok"] == 1 and board.count("Hamm") == 1
+
+
 @pytest.mark.parametrize("base_url", ["file:///etc", "ftp://127.0.0.1/", "http://", "gopher://x"])
 def test_a_base_url_that_is_not_http_is_refused_before_any_request(base_url) -> None:
     with pytest.raises(StageError, match="http:// or https://"):

@@ -282,3 +282,53 @@ def test_raw_data_arriving_after_its_hour_was_ingested_is_read_and_a_built_date_
     assert daily_ingest(2)["late"] == {"hours": ["2025-09-02T07"], "built_dates": ["2025-09-02"]}
     [alert] = outbox.messages(layout, ("pending",))
     assert b"--dag-id build_dataset --from-date 2025-09-03" in alert["content"]
+
+
+def test_the_daily_ingest_run_alerts_while_a_data_folder_is_low_on_space(params, layout, monkeypatch) -> None:
+    """Before, nothing watched free space: a full disk showed first as failing writes. The daily ingest
+    run now measures the filesystems of RAILCAST_HOME and the data root (the real free space, against a
+    threshold set above it) and queues one alert a day while it is low; the poller warns each minute."""
+    import dataclasses
+    import email
+    import email.policy
+    import logging
+
+    from pipelines.runtime import orchestration as orch
+    from pipelines.runtime import outbox, schedule
+    from pipelines.runtime.context import Context
+    from pipelines.sources.dbf.poller import Poller, PollPlan
+    from pipelines.storage.space import free_mb
+
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)   # no mail server: the alert waits
+    start = dt.datetime(2025, 9, 1, 22, tzinfo=dt.UTC)
+
+    def daily_ingest(min_free_mb: float, n: int = 0) -> dict:
+        ingest = dataclasses.replace(params.ingest, min_free_mb=min_free_mb)
+        tight = dataclasses.replace(params, ingest=ingest)
+        begin = start + dt.timedelta(days=n)
+        return orch.ingest_interval(Context(tight, layout), begin, begin + dt.timedelta(days=1),
+                                    schedule.SOURCE_RAW)
+
+    assert daily_ingest(1.0)["low_disk"] == {} and outbox.messages(layout) == []
+    above = free_mb(layout.root) * 2 + 1024
+    low = daily_ingest(above)["low_disk"]
+    assert list(low) == [str(layout.root)], "one entry per filesystem: the data root is on the same one"
+    assert daily_ingest(above)["low_disk"] == low
+    [alert] = outbox.messages(layout, ("pending",))   # the same day again: the same message
+    body = email.message_from_bytes(alert["content"], policy=email.policy.default).get_content()
+    assert alert["subject"] == "disk space low" and f"{layout.root}: " in body and "MB free" in body
+    assert "RAILCAST_HOME" in body, body
+    daily_ingest(above, n=1)
+    assert len(outbox.messages(layout, ("pending",))) == 2, "still low the next day: told again"
+
+    poller = Poller(PollPlan(base_url="http://127.0.0.1:9", stations=("A",), min_free_mb=above),
+                    ArchiveWriter(layout.dataset("raw"), "w"))
+    logger, seen = logging.getLogger("pipelines.sources.dbf.poller"), []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        assert list(poller.watch_space()) == [str(layout.dataset("raw"))]
+    finally:
+        logger.removeHandler(handler)
+    assert len(seen) == 1 and "MB free under" in seen[0] and "ingest.min_free_mb" in seen[0], seen

@@ -49,11 +49,15 @@ def _opener() -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(_SameHostOnly)
 
 
-def check_base_url(base_url: str) -> None:
-    """Refuse a board base URL that is not http(s)://host[:port][/path]."""
+def check_base_url(base_url: str, allowed_hosts: tuple[str, ...] = ()) -> None:
+    """Refuse a board base URL that is not http(s)://host[:port][/path], or whose host is not one of
+    `allowed_hosts` when that list is set (redirects stay on the base URL's host anyway)."""
     parts = urlsplit(base_url)
     if parts.scheme not in SCHEMES or not parts.hostname:
         raise ValueError(f"the board base URL must be http:// or https:// with a host, got {base_url!r}")
+    if allowed_hosts and parts.hostname.lower() not in {h.lower() for h in allowed_hosts}:
+        raise ValueError(f"the board host {parts.hostname!r} is not in ingest.allowed_hosts "
+                         f"{list(allowed_hosts)}")
 
 
 def board_url(base_url: str, station: str) -> str:

@@ -80,6 +80,8 @@ def plan_from_args(args: argparse.Namespace, params: Params) -> PollPlan:
         duration_s=args.duration_s,
         seed=args.seed,
         speed=args.speed,
+        allowed_hosts=cfg.allowed_hosts,
+        min_free_mb=cfg.min_free_mb,
     )
 
 

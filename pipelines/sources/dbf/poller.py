@@ -24,6 +24,7 @@ from pipelines.sources.dbf.fetch import (
     is_retryable,
 )
 from pipelines.sources.dbf.pacing import TokenBucket, check_plan, server_time
+from pipelines.storage.space import low_space
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class PollPlan:
     duration_s: float | None = None
     seed: int = 0
     speed: float = 1.0  # server seconds per wall second: a simulator's accelerated clock (clock=server)
+    allowed_hosts: tuple[str, ...] = ()  # empty: any host; else the base URL's host must be one of them
+    min_free_mb: float = 0.0  # less free under the archive (or its spool): a warning every minute
 
 
 class Poller:
@@ -61,9 +64,9 @@ class Poller:
     ) -> None:
         check_plan(len(plan.stations), plan.interval_min, plan.rate_per_min)
         try:
-            check_base_url(plan.base_url)
+            check_base_url(plan.base_url, plan.allowed_hosts)
         except ValueError as exc:
-            raise StageError(f"{exc}; set ingest.base_url or --base-url") from exc
+            raise StageError(f"{exc}; set ingest.base_url or --base-url (and ingest.allowed_hosts)") from exc
         if plan.clock not in ("wall", "server"):
             raise StageError(f"unknown clock {plan.clock!r}: use wall or server")
         if plan.speed != 1.0 and (plan.clock != "server" or plan.speed <= 0):
@@ -151,6 +154,14 @@ class Poller:
         log.warning("station %r failed %d attempts in a row", station, self.plan.retries + 1)
         return "failed"
 
+    def watch_space(self) -> dict[str, float]:
+        """Warn while the archive's disk is low, before writes fail and polls wait in memory."""
+        low = low_space([self.archive.spool or self.archive.raw_root], self.plan.min_free_mb)
+        for path, free in low.items():
+            log.warning("only %.0f MB free under %s (ingest.min_free_mb %g): once the disk is full, polls "
+                        "are held in memory, then lost; free space", free, path, self.plan.min_free_mb)
+        return low
+
     def run(self) -> dict:
         """Poll until a signal, --max-polls or --duration-s; returns the counts."""
         started = self.clock()
@@ -158,14 +169,8 @@ class Poller:
         self.bucket = TokenBucket(self.plan.rate_per_min * self.plan.speed, started)
         interval = self.plan.interval_min * 60.0 / self.plan.speed
         n = len(self.plan.stations)
-        log.info(
-            "polling %d station(s) at %s every %g min, at most %g requests/min, clock %s",
-            n,
-            self.plan.base_url,
-            self.plan.interval_min,
-            self.plan.rate_per_min,
-            self.plan.clock,
-        )
+        log.info("polling %d station(s) at %s every %g min, at most %g requests/min, clock %s", n,
+                 self.plan.base_url, self.plan.interval_min, self.plan.rate_per_min, self.plan.clock)
         # stagger first polls over one interval so the load is even from the start
         queue = [(started + i * interval / n, i, st) for i, st in enumerate(self.plan.stations)]
         heapq.heapify(queue)
@@ -181,6 +186,7 @@ class Poller:
             if self.clock() - last_log >= 60.0:
                 last_log = self.clock()
                 log.info("poller: %s; dropped stations: %s", dict(self.counts), sorted(self.dropped))
+                self.watch_space()
         reason = reason or ("no_stations_left" if not queue else "stopped")
         log.info("poller stopped (%s): %s", reason, dict(self.counts))
         self.archive.close()
