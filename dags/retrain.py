@@ -7,6 +7,10 @@ conf, never from the run's own time (asset-triggered runs have no logical date).
 
 `train` -> `evaluate` (champion/challenger gate) -> `promote` (in the one-slot `registry` pool) ->
 `notify` (emails the decision: promoted, or refused with its reason). One run at a time.
+
+With conf `{"dry_run": true}` (manual or beside a drift event's run) the chosen version is trained and
+evaluated and its decision recorded (`decision-v<N>-dry.json`), but no alias moves; the email says what
+the gate would have done.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from pipelines.stages import STAGES
 @dag(dag_id="retrain", schedule=[Asset(schedule.ASSET_DRIFT)], start_date=orch.first_day(), catchup=False,
      max_active_runs=1, default_args=orch.task_defaults(), doc_md=__doc__, tags=["railcast"],
      params={"reason": Param(None, type=["null", "string"], description="why (manual runs)"),
-             "as_of": Param(None, type=["null", "string"], description="ISO instant (manual runs)")})
+             "as_of": Param(None, type=["null", "string"], description="ISO instant (manual runs)"),
+             "dry_run": Param(False, type="boolean",
+                              description="evaluate and record the decision, move no alias")})
 def retrain() -> None:
     @task(multiple_outputs=False, task_id="train", doc_md=STAGES["train"])
     def train(params=None, triggering_asset_events=None) -> dict:
-        conf = {k: params.get(k) for k in ("reason", "as_of") if params.get(k)}
+        conf = {k: params.get(k) for k in ("reason", "as_of", "dry_run") if params.get(k)}
         request = lifecycle.retrain_request(conf, orch.event_extras(triggering_asset_events))
         return lifecycle.train_model(Context.from_environment(), request)
 

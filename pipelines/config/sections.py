@@ -120,6 +120,10 @@ class Gate:
     bootstrap_samples: int
     bootstrap_seed: int
     champion_model: str
+    min_gain_over_board: float
+    segments: tuple[str, ...]
+    max_segment_degradation: float
+    min_segment_rows: int
 
 
 @dataclass(frozen=True)

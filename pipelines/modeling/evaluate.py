@@ -15,6 +15,7 @@ import pandas as pd
 from pipelines import schema as s
 from pipelines.cli_args import add_as_of_arguments, as_of_from_args
 from pipelines.config import Params
+from pipelines.errors import StageError
 from pipelines.modeling import gate
 from pipelines.modeling import metrics as m
 from pipelines.modeling import train_data as td
@@ -35,17 +36,20 @@ def _nan_to_none(value: object) -> object:
 def compare(params: Params, holdout: pd.DataFrame, pred: np.ndarray, champion: DelayModel | None) -> dict:
     """Score the challenger's predictions `pred`, the champion and the baselines on the same rows; gate."""
     label = holdout[s.LABEL].to_numpy("float64")
-    scores = {"challenger": m.score(holdout, pred), **m.score_baselines(holdout)}
+    segments = params.gate.segments
+    if unknown := [c for c in segments if c not in s.FEATURE_CATEGORICAL]:
+        raise StageError(f"gate.segments {unknown} are not segment columns: use {s.FEATURE_CATEGORICAL}")
+    scores = {"challenger": m.score(holdout, pred, segments), **m.score_baselines(holdout)}
     upper = math.nan
     if champion is not None:
         champ_pred = champion.predict(holdout)
-        scores["champion"] = m.score(holdout, champ_pred)
+        scores["champion"] = m.score(holdout, champ_pred, segments)
         diff = np.abs(pred - label) - np.abs(champ_pred - label)
         runs = holdout[s.SERVICE_DATE].astype(str) + "|" + holdout[s.TRAIN_NUMBER].astype(str)
         upper = gate.cluster_bootstrap_upper(diff, runs.to_numpy(), params.gate.bootstrap_samples,
                                              params.gate.bootstrap_seed)
     passed, checks = gate.decide(params.gate, scores["challenger"], scores[s.PRED_PERSISTENCE]["mae"],
-                                 scores.get("champion"), upper)
+                                 scores.get("champion"), upper, board=scores[s.PRED_BOARD_FORECAST])
     failed = [c.reason for c in checks if not c.passed]
     return {"passed": passed, "checks": gate.as_records(checks),
             "reason": failed[0] if failed else f"all {len(checks)} checks passed",

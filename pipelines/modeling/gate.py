@@ -69,22 +69,59 @@ def check_bootstrap(upper: float) -> Check:
                  f"{'<' if ok else 'is not <'} 0 (train runs resampled)")
 
 
-def check_classes(challenger: dict[str, dict], champion: dict[str, dict], max_degradation: float) -> Check:
-    """Worst relative MAE increase over the classes both models were scored on."""
-    worst, worst_class = -math.inf, "none"
-    for cls in sorted(set(challenger) & set(champion)):
-        ref, new = champion[cls]["mae"], challenger[cls]["mae"]
-        loss = math.nan if not ref > 0 else (new - ref) / ref
+def _worst_degradation(challenger: dict[str, dict], champion: dict[str, dict],
+                       min_rows: int) -> tuple[float, str, int]:
+    """Worst relative MAE increase over the segments both models were scored on with `min_rows` rows
+    (NaN stops the search: it fails); (worst, its segment, segments compared)."""
+    worst, name, compared = -math.inf, "none", 0
+    for seg in sorted(set(challenger) & set(champion)):
+        if min(challenger[seg].get("n", min_rows), champion[seg].get("n", min_rows)) < min_rows:
+            continue
+        ref, new = champion[seg]["mae"], challenger[seg]["mae"]
+        loss, compared = (math.nan if not ref > 0 else (new - ref) / ref), compared + 1
         if math.isnan(loss) or loss > worst:
-            worst, worst_class = loss, cls
+            worst, name = loss, seg
         if math.isnan(loss):
             break
-    if worst == -math.inf:
-        worst = math.nan  # no class in common: nothing shows the challenger is safe per class
+    return (math.nan if worst == -math.inf else worst), name, compared   # none compared: nothing shows safety
+
+
+def check_classes(challenger: dict[str, dict], champion: dict[str, dict], max_degradation: float) -> Check:
+    """Worst relative MAE increase over the classes both models were scored on."""
+    worst, worst_class, _ = _worst_degradation(challenger, champion, 0)
     ok = bool(worst <= max_degradation)
     return Check("class_degradation", ok, worst, max_degradation,
                  f"worst class {worst_class}: MAE {worst:+.2%} vs champion "
                  f"({'within' if ok else 'beyond'} {max_degradation:.0%})")
+
+
+def check_segments(column: str, challenger: dict[str, dict], champion: dict[str, dict],
+                   max_degradation: float, min_rows: int) -> Check:
+    """Like the class check over another segment column (line, corridor); segments under `min_rows`
+    holdout rows are too noisy to judge, and none large enough passes (the class check still applies)."""
+    worst, seg, compared = _worst_degradation(challenger, champion, min_rows)
+    if compared == 0:
+        return Check(f"{column}_degradation", True, worst, max_degradation,
+                     f"no {column} has {min_rows} holdout rows under both models: not judged")
+    ok = bool(worst <= max_degradation)
+    return Check(f"{column}_degradation", ok, worst, max_degradation,
+                 f"worst {column} {seg}: MAE {worst:+.2%} vs champion ({'within' if ok else 'beyond'} "
+                 f"{max_degradation:.0%}; {compared} {column}s with >= {min_rows} rows)")
+
+
+def check_board(challenger: dict, board: dict, min_gain: float, min_rows: int) -> Check:
+    """The challenger beats the destination board's own forecast (the delay a passenger already sees)
+    by `min_gain`, overall and in every train class with `min_rows` holdout rows: the worst gain decides."""
+    pairs = [("overall", challenger["mae"], board["mae"])]
+    pairs += [(cls, sub["mae"], board["by_class"][cls]["mae"])
+              for cls, sub in sorted(challenger.get("by_class", {}).items())
+              if cls in board.get("by_class", {}) and sub.get("n", min_rows) >= min_rows]
+    gains = [(relative_gain(ref, mae), name, mae, ref) for name, mae, ref in pairs]
+    gain, name, mae, ref = min(gains, key=lambda g: -math.inf if math.isnan(g[0]) else g[0])
+    ok = bool(gain >= min_gain)
+    return Check("board_gain", ok, gain, min_gain,
+                 f"worst against the board's forecast: {name} MAE {mae:.3f} vs {ref:.3f}, gain {gain:.2%} "
+                 f"{'>=' if ok else 'is not >='} {min_gain:.2%} (classes with >= {min_rows} rows)")
 
 
 def check_persistence(challenger_mae: float, persistence_mae: float, min_gain: float) -> Check:
@@ -92,14 +129,20 @@ def check_persistence(challenger_mae: float, persistence_mae: float, min_gain: f
 
 
 def decide(rules: Gate, challenger: dict, persistence_mae: float, champion: dict | None = None,
-           bootstrap_upper: float = math.nan) -> tuple[bool, list[Check]]:
-    """All checks that apply (only persistence without a champion); passed when every one passes."""
+           bootstrap_upper: float = math.nan, board: dict | None = None) -> tuple[bool, list[Check]]:
+    """All checks that apply (persistence and the board's forecast without a champion); passed when
+    every one passes."""
     checks = [check_persistence(challenger["mae"], persistence_mae, rules.min_gain_over_persistence)]
+    if board is not None:
+        checks.append(check_board(challenger, board, rules.min_gain_over_board, rules.min_segment_rows))
     if champion is not None:
         checks += [check_champion_gain(challenger["mae"], champion["mae"], rules.min_relative_gain),
                    check_bootstrap(bootstrap_upper),
                    check_classes(challenger.get("by_class", {}), champion.get("by_class", {}),
                                  rules.max_class_degradation)]
+        checks += [check_segments(col, challenger.get(f"by_{col}", {}), champion.get(f"by_{col}", {}),
+                                  rules.max_segment_degradation, rules.min_segment_rows)
+                   for col in rules.segments]
     return all(c.passed for c in checks), checks
 
 

@@ -25,18 +25,20 @@ def regression_metrics(label: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "n": int(err.size)}
 
 
-def metrics_by_class(frame: pd.DataFrame, pred: np.ndarray) -> dict[str, dict[str, float]]:
-    """regression_metrics per train category (schema.CATEGORY), classes sorted by name."""
+def metrics_by(frame: pd.DataFrame, pred: np.ndarray, column: str = s.CATEGORY) -> dict[str, dict]:
+    """regression_metrics per value of `column` (train class by default; missing: OTHER), sorted."""
     pred = np.asarray(pred, dtype="float64")
-    classes = frame[s.CATEGORY].astype("string").fillna("OTHER").to_numpy()
+    groups = frame[column].astype("string").fillna("OTHER").to_numpy()
     label = frame[s.LABEL].to_numpy(dtype="float64")
-    return {str(c): regression_metrics(label[classes == c], pred[classes == c]) for c in sorted(set(classes))}
+    return {str(c): regression_metrics(label[groups == c], pred[groups == c]) for c in sorted(set(groups))}
 
 
-def score(frame: pd.DataFrame, pred: np.ndarray) -> dict:
-    """Overall metrics plus a `by_class` block for one set of predictions on labeled rows."""
+def score(frame: pd.DataFrame, pred: np.ndarray, segments: tuple[str, ...] = ()) -> dict:
+    """Overall metrics plus a `by_class` block (and `by_<column>` for each of `segments`) on labeled rows."""
     out: dict = regression_metrics(frame[s.LABEL].to_numpy(dtype="float64"), pred)
-    out["by_class"] = metrics_by_class(frame, pred)
+    out["by_class"] = metrics_by(frame, pred)
+    for column in segments:
+        out[f"by_{column}"] = metrics_by(frame, pred, column)
     return out
 
 

@@ -104,7 +104,11 @@ def decision_alert(decision: dict, promotion: dict) -> Alert:
     from pipelines.timeutil import parse_instant
 
     version = decision.get("version")
-    if promotion.get("moved"):
+    if decision.get("dry_run"):
+        would = "would be promoted" if decision.get("passed") else "would not be promoted"
+        subject = f"dry run: model version {version} {would}"
+        verdict = "Dry run: evaluated and recorded; no alias was moved."
+    elif promotion.get("moved"):
         subject = f"model version {version} promoted to champion"
         verdict = f"Promoted: champion is now {version} (previous: {promotion.get('previous')})."
     else:
@@ -113,7 +117,8 @@ def decision_alert(decision: dict, promotion: dict) -> Alert:
     body = (f"{verdict}\n\nGate: passed={decision.get('passed')}; {decision.get('reason')}\n"
             f"Champion compared against: {decision.get('champion_version')}\nas_of: {decision.get('as_of')}\n"
             f"Decision record: {decision.get('record_file')}\n")
-    return Alert(f"decision|{version}|{decision.get('as_of')}", subject, body,
+    dry = "|dry" if decision.get("dry_run") else ""
+    return Alert(f"decision|{version}|{decision.get('as_of')}{dry}", subject, body,
                  parse_instant(decision["as_of"]))
 
 

@@ -21,11 +21,12 @@ def retrain_request(conf: Mapping[str, Any] | None, events: Iterable[Mapping[str
     from pipelines.errors import StageError
 
     conf = dict(conf or {})
+    dry = {"dry_run": True} if conf.get("dry_run") else {}   # evaluate and record; move no alias
     if conf.get("reason") or conf.get("as_of"):
         if not conf.get("reason") or not conf.get("as_of"):
             raise StageError("a manual retrain needs conf {'reason': ..., 'as_of': ISO instant}")
         return {"as_of": orch.instant(conf["as_of"]).isoformat(),
-                "trigger": {"kind": "manual", "reason": str(conf["reason"])}}
+                "trigger": {"kind": "manual", "reason": str(conf["reason"])}, **dry}
     events = [dict(e) for e in events if e.get("window_end")]
     if not events:
         raise StageError("retrain needs a drift event with extra.window_end or conf with reason and as_of")
@@ -35,21 +36,21 @@ def retrain_request(conf: Mapping[str, Any] | None, events: Iterable[Mapping[str
     kinds = {(e.get("evidence") or {}).get("kind") for e in events}
     kind = "bootstrap" if kinds == {"bootstrap"} else "drift"
     return {"as_of": orch.instant(latest["window_end"]).isoformat(),
-            "trigger": {"kind": kind, "evidence": orch.jsonable(evidence)}}
+            "trigger": {"kind": kind, "evidence": orch.jsonable(evidence)}, **dry}
 
 
 def train_model(ctx: Context, request: Mapping[str, Any]) -> dict:
     """Train a challenger as of the request's instant; returns version, as_of and headline numbers."""
     result = orch.run_stage(ctx, "train", as_of=orch.instant(request["as_of"]),
                             trigger=dict(request["trigger"]))
-    return {**result, "as_of": request["as_of"]}
+    return {**result, "as_of": request["as_of"], "dry_run": bool(request.get("dry_run"))}
 
 
 def evaluate_model(ctx: Context, trained: Mapping[str, Any]) -> dict:
     """Gate the trained version; returns the decision record's path and headline (not the whole record)."""
     record = orch.run_stage(ctx, "evaluate", version=str(trained["version"]),
-                            as_of=orch.instant(trained["as_of"]))
-    keep = ("version", "champion_version", "as_of", "passed", "reason", "record_file")
+                            as_of=orch.instant(trained["as_of"]), dry_run=bool(trained.get("dry_run")))
+    keep = ("version", "champion_version", "as_of", "passed", "reason", "record_file", "dry_run")
     return {k: record.get(k) for k in keep}
 
 

@@ -38,7 +38,8 @@ def wait_for(mailbox: Mailbox, count: int) -> None:
 def test_build_dataset_then_retrain_promotes_then_a_stricter_gate_refuses(tmp_path, tmp_path_factory,
                                                                           monkeypatch):
     """The gate decides, not luck: the first retrain beats persistence by its margin and is promoted;
-    a second request under a gate asking for a 95% gain is refused and the champion stays. Before, the
+    a dry run (conf dry_run) evaluates and records version 2 but moves no alias; a third request under a
+    gate asking for a 95% gain is refused and the champion stays. Before, the
     test accepted either outcome of one run and so checked the email, not the gate."""
     params_file, params, layout = small_params(tmp_path, train=TRAIN)
     (tmp_path / "strict").mkdir()
@@ -55,15 +56,16 @@ def test_build_dataset_then_retrain_promotes_then_a_stricter_gate_refuses(tmp_pa
         steps += [{"dag_id": "build_dataset", "logical_date": daily_logical_date(d + dt.timedelta(days=1))}
                   for d in DAYS]
         retrain = {"dag_id": "retrain", "conf": {"reason": "e2e test", "as_of": as_of.isoformat()}}
-        runs = dag_tests(env, [*steps, retrain])
-        wait_for(mailbox, 1)
+        dry = {**retrain, "conf": {**retrain["conf"], "reason": "e2e test, dry run", "dry_run": True}}
+        runs = dag_tests(env, [*steps, retrain, dry])
+        wait_for(mailbox, 2)
         strict = {**retrain, "conf": {**retrain["conf"], "reason": "e2e test, strict gate"}}   # a new request
         runs += dag_tests({**env, "RAILCAST_PARAMS": str(strict_file)}, [strict])
-        wait_for(mailbox, 2)
+        wait_for(mailbox, 3)
     finally:
         mailbox.server.stop()
-    assert [r["state"] for r in runs] == ["success"] * (len(steps) + 2), runs
-    for run in runs[-2:]:
+    assert [r["state"] for r in runs] == ["success"] * (len(steps) + 3), runs
+    for run in runs[-3:]:
         assert run["tasks"] == dict.fromkeys(("train", "evaluate", "promote", "notify"), "success")
     built = sorted(p.name for p in layout.dataset("features").glob("*.parquet"))
     assert built == [f"{d}.parquet" for d in DAYS]
@@ -71,11 +73,14 @@ def test_build_dataset_then_retrain_promotes_then_a_stricter_gate_refuses(tmp_pa
     monkeypatch.setenv("RAILCAST_HOME", str(layout.root))  # read the test's MLflow store
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     audit = [e for e in history.read_audit(layout) if e["alias"] == tracking.CHAMPION]
-    assert [(e["action"], e["to"]) for e in audit] == [("move", "1"), ("refused", "2")], audit
+    assert [(e["action"], e["to"]) for e in audit] == [("move", "1"), ("refused", "3")], audit
     assert tracking.get_alias(layout, tracking.CHAMPION) == "1", "a refused challenger leaves the champion"
-    assert [m["Subject"] for m in mailbox.messages] == ["[railcast] model version 1 promoted to champion",
-                                                         "[railcast] model version 2 not promoted"]
-    refused = mailbox.messages[1].get_payload(decode=True).decode()
+    assert [m["Subject"].removeprefix("[railcast] ") for m in mailbox.messages] == [
+        "model version 1 promoted to champion", "dry run: model version 2 would not be promoted",
+        "model version 3 not promoted"]
+    assert (layout.dataset("reports") / "gate" / "decision-v2-dry.json").exists()
+    assert all(e["to"] != "2" for e in history.read_audit(layout)), "a dry run moves no alias at all"
+    refused = mailbox.messages[2].get_payload(decode=True).decode()
     assert "persistence" in refused and "Decision record:" in refused, refused
     assert all(m["Message-ID"].endswith("@railcast.local>") for m in mailbox.messages)
 

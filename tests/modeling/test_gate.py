@@ -13,12 +13,20 @@ from pipelines.modeling import gate
 pytestmark = pytest.mark.unit
 
 RULES = Gate(min_relative_gain=0.02, min_gain_over_persistence=0.10, max_class_degradation=0.05,
-             bootstrap_samples=500, bootstrap_seed=11, champion_model="")
+             bootstrap_samples=500, bootstrap_seed=11, champion_model="", min_gain_over_board=0.05,
+             segments=("line",), max_segment_degradation=0.10, min_segment_rows=100)
 NAN = math.nan
 
 
-def model(mae: float, **by_class: float) -> dict:
-    return {"mae": mae, "by_class": {c: {"mae": v} for c, v in by_class.items()}}
+def segment(value: float | tuple[float, int]) -> dict:
+    """A segment's metrics: an MAE (on plenty of rows) or (MAE, rows)."""
+    mae, n = value if isinstance(value, tuple) else (value, 1000)
+    return {"mae": mae, "n": n}
+
+
+def model(mae: float, lines: dict | None = None, **by_class: float | tuple[float, int]) -> dict:
+    return {"mae": mae, "by_class": {c: segment(v) for c, v in by_class.items()},
+            "by_line": {name: segment(v) for name, v in (lines or {}).items()}}
 
 
 # (case, challenger, persistence MAE, champion or None, bootstrap upper, expected pass, failing checks)
@@ -101,3 +109,39 @@ def test_bootstrap_is_seeded_and_nan_safe():
     assert first == gate.cluster_bootstrap_upper(diff, groups, 300, 7)
     assert math.isnan(gate.cluster_bootstrap_upper(np.array([1.0, NAN]), np.array([0, 1]), 100, 1))
     assert math.isnan(gate.cluster_bootstrap_upper(np.array([]), np.array([]), 100, 1))
+
+
+# (case, challenger, board forecast, expected pass, worst segment named)
+BOARD_CASES = [
+    ("beats the board overall and in every class", model(5.0, ICE=4.0, RE=3.0), model(6.0, ICE=5.0, RE=3.5),
+     True, "RE"),
+    ("a class barely better than the board fails", model(5.0, ICE=4.0, RE=3.4), model(6.0, ICE=5.0, RE=3.5),
+     False, "RE"),
+    ("a class worse than the board on few rows is not judged", model(5.0, ICE=4.0, RE=(4.0, 50)),
+     model(6.0, ICE=5.0, RE=3.5), True, "overall"),
+    ("overall too close to the board fails", model(5.9, ICE=4.0), model(6.0, ICE=5.0), False, "overall"),
+    ("a NaN board MAE fails", model(5.0), model(NAN), False, "overall"),
+]
+
+
+@pytest.mark.parametrize(("case", "challenger", "board", "expected", "named"), BOARD_CASES,
+                         ids=[c[0] for c in BOARD_CASES])
+def test_the_challenger_must_beat_the_boards_own_forecast_per_class(case, challenger, board, expected, named):
+    passed, checks = gate.decide(RULES, challenger, 10.0, None, board=board)
+    [check] = [c for c in checks if c.name == "board_gain"]
+    assert passed is expected and check.passed is expected
+    assert f"board's forecast: {named} MAE" in check.reason
+
+
+@pytest.mark.parametrize(("lines", "champion_lines", "expected"), [
+    ({"RE 1": 3.0, "S 4": 2.0}, {"RE 1": 3.0, "S 4": 2.0}, True),
+    ({"RE 1": 3.0, "S 4": 2.4}, {"RE 1": 3.0, "S 4": 2.0}, False),          # S 4: 20% worse
+    ({"RE 1": 3.0, "S 4": (2.4, 50)}, {"RE 1": 3.0, "S 4": 2.0}, True),     # too few rows to judge
+    ({"RE 1": (3.0, 50)}, {"RE 1": 2.0}, True),                            # no line judged at all
+])
+def test_no_line_may_degrade_beyond_the_margin(lines, champion_lines, expected):
+    challenger, champion = model(4.0, lines, RE=3.0), model(5.0, champion_lines, RE=3.0)
+    passed, checks = gate.decide(RULES, challenger, 10.0, champion, -0.3)
+    [check] = [c for c in checks if c.name == "line_degradation"]
+    assert check.passed is expected and passed is expected
+    assert ("S 4" in check.reason) is (not expected) or "not judged" in check.reason
