@@ -8,6 +8,11 @@ conf, never from the run's own time (asset-triggered runs have no logical date).
 `train` -> `evaluate` (champion/challenger gate) -> `promote` (in the one-slot `registry` pool) ->
 `notify` (emails the decision: promoted, or refused with its reason). One run at a time.
 
+With `gate.require_approval: true` in params.yaml, a decision that passed the gate waits at `approve`
+(Airflow's Required Actions, the checks shown) for a human: Approve promotes it, Reject (or no answer in
+`gate.approval_timeout_h`) keeps the champion; the answer and its comment go into the registry audit.
+Otherwise `approval_needed` skips the step.
+
 With conf `{"dry_run": true}` (manual or beside a drift event's run) the chosen version is trained and
 evaluated and its decision recorded (`decision-v<N>-dry.json`), but no alias moves; the email says what
 the gate would have done.
@@ -15,6 +20,7 @@ the gate would have done.
 
 from __future__ import annotations
 
+from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Asset, Param, dag, task
 
 from pipelines.runtime import lifecycle, schedule
@@ -40,10 +46,25 @@ def retrain() -> None:
     def evaluate(trained: dict) -> dict:
         return lifecycle.evaluate_model(Context.from_environment(), trained)
 
-    @task(multiple_outputs=False, task_id="promote", doc_md=STAGES["promote"], pool=schedule.REGISTRY_POOL)
-    def promote(decision: dict, dag_run=None) -> dict:
+    @task.short_circuit(task_id="approval_needed", ignore_downstream_trigger_rules=False,
+                        doc_md="With gate.require_approval: the approver's view of a passed decision; "
+                               "otherwise empty, and the approval step is skipped")
+    def approval_needed(decision: dict) -> str:
+        return lifecycle.approval_request(Context.from_environment(), decision)
+
+    approve = HITLOperator(
+        task_id="approve", options=[lifecycle.APPROVE, lifecycle.REJECT], defaults=[lifecycle.REJECT],
+        subject="Promote model version {{ ti.xcom_pull(task_ids='evaluate')['version'] }} to champion?",
+        body="{{ ti.xcom_pull(task_ids='approval_needed') }}", response_timeout=lifecycle.approval_timeout(),
+        params={"comment": Param("", type="string", description="why (kept in the registry audit)")},
+        doc_md="A human approves or rejects the promotion (Airflow's Required Actions); no answer rejects")
+
+    @task(multiple_outputs=False, task_id="promote", doc_md=STAGES["promote"], pool=schedule.REGISTRY_POOL,
+          trigger_rule="none_failed")
+    def promote(decision: dict, dag_run=None, ti=None) -> dict:
+        approval = lifecycle.approval_verdict(ti.xcom_pull(task_ids="approve"))
         return lifecycle.promote_model(Context.from_environment(), decision,
-                                       actor=f"airflow:{dag_run.dag_id}/{dag_run.run_id}")
+                                       actor=f"airflow:{dag_run.dag_id}/{dag_run.run_id}", approval=approval)
 
     @task(multiple_outputs=False, task_id="notify",
           doc_md="Email the decision: promoted, or refused with the gate's reason.")
@@ -51,7 +72,9 @@ def retrain() -> None:
         return lifecycle.notify_decision(Context.from_environment(), decision, promotion)
 
     decision = evaluate(train())
-    notify(decision, promote(decision))
+    promoted = promote(decision)
+    approval_needed(decision) >> approve >> promoted
+    notify(decision, promoted)
 
 
 retrain()

@@ -143,6 +143,24 @@ class AirflowApi:
         value = self.call("GET", path).get("value")
         return json.loads(value) if isinstance(value, str) and value[:1] in "[{" else value
 
+    def respond(self, dag_id: str, run_id: str, task_id: str, option: str, inputs: dict | None = None,
+                timeout_s: float = 600) -> dict:
+        """Answer a human-in-the-loop task once it asks (its request, as shown to the approver, is
+        returned): what the Required Actions page of the UI does."""
+        path = (f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/"
+                f"{task_id}/-1/hitlDetails")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                asked = self.call("GET", path)
+                break
+            except AirflowError as exc:   # 404 until the task has written its request
+                if exc.status != 404 or time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+        self.call("PATCH", path, {"chosen_options": [option], "params_input": inputs or {}})
+        return asked
+
     def backfills(self, dag_id: str) -> list[dict]:
         """The DAG's backfills (`airflow backfill create`), oldest first."""
         return self.call("GET", f"/api/v2/backfills?dag_id={dag_id}")["backfills"]

@@ -40,8 +40,10 @@ def _refuse(conn: sa.Connection, decision: dict, why: str, who: str, when: str) 
 
 
 def run(params: Params, layout: Layout, decision: dict, now: dt.datetime | None = None,
-        actor: str | None = None) -> dict:
-    """Promote decision['version'] to champion if it passed and the champion did not change meanwhile."""
+        actor: str | None = None, approval: dict | None = None) -> dict:
+    """Promote decision['version'] to champion if it passed, was approved when gate.require_approval
+    asks for it ({approved, by, at, comment} from the approval step), and the champion did not change
+    meanwhile."""
     version, expected = str(decision["version"]), decision.get("champion_version")
     when = (now or parse_instant(decision["as_of"])).isoformat()  # default keeps DAG runs replayable
     who = actor or default_actor()
@@ -51,6 +53,12 @@ def run(params: Params, layout: Layout, decision: dict, now: dt.datetime | None 
         if not decision.get("passed"):
             why = f"gate failed: {decision.get('reason', 'no reason recorded')}"
             return _refuse(conn, decision, why, who, when)
+        if approval is not None and not approval.get("approved"):
+            why = f"rejected by {approval.get('by')}: {approval.get('comment') or 'no comment'}"
+            return _refuse(conn, decision, why, f"{who}; approver {approval.get('by')}", when)
+        if approval is None and params.gate.require_approval:
+            return _refuse(conn, decision, "gate.require_approval is on and no approval was recorded: "
+                                           "promote through the retrain DAG's approval step", who, when)
         current = tracking.get_alias(layout, tracking.CHAMPION)
         if current != (str(expected) if expected is not None else None):
             return _refuse(conn, decision, f"stale decision: champion is {current}, the gate compared "
@@ -59,6 +67,10 @@ def run(params: Params, layout: Layout, decision: dict, now: dt.datetime | None 
             return {"moved": False, "version": version, "reason": f"version {version} is already champion"}
         verify_artifact(layout, version)
         why = f"gate passed: {decision.get('reason', '')}"
+        if approval is not None:
+            comment = f": {approval['comment']}" if approval.get("comment") else ""
+            why = f"{why}; approved by {approval.get('by')}{comment}"
+            who = f"{who}; approver {approval.get('by')}"
         if current is not None:
             move_alias(conn, layout, tracking.PREVIOUS, current, why=f"replaced by {version}", who=who,
                        when=when)
@@ -86,5 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, params: Params) -> dict:
-    """CLI front-end: the audit time of a manual promotion is the wall clock."""
-    return run(params, Layout(params, args.home), read_json(Path(args.decision)), now=dt.datetime.now(UTC))
+    """CLI front-end: the audit time of a manual promotion is the wall clock; the person running it is
+    the approver when gate.require_approval is on."""
+    approval = {"approved": True, "by": default_actor(), "comment": "railcast promote"} \
+        if params.gate.require_approval else None
+    return run(params, Layout(params, args.home), read_json(Path(args.decision)), now=dt.datetime.now(UTC),
+               approval=approval)

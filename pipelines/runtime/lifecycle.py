@@ -15,6 +15,8 @@ from typing import Any
 from pipelines.runtime import orchestration as orch
 from pipelines.runtime.context import Context
 
+APPROVE, REJECT = "Approve", "Reject"   # the approval step's options (a timeout answers Reject)
+
 
 def retrain_request(conf: Mapping[str, Any] | None, events: Iterable[Mapping[str, Any]]) -> dict:
     """as_of and trigger of a retrain: a manual run's conf wins, else the drift events' latest window end."""
@@ -54,12 +56,61 @@ def evaluate_model(ctx: Context, trained: Mapping[str, Any]) -> dict:
     return {k: record.get(k) for k in keep}
 
 
-def promote_model(ctx: Context, decision: Mapping[str, Any], actor: str | None = None) -> dict:
+def approval_request(ctx: Context, decision: Mapping[str, Any]) -> str:
+    """The approver's view of a decision (Markdown: the checks, the record), or "" when no approval is
+    needed: gate.require_approval off, a dry run, or a refused gate (nothing to approve)."""
+    from pipelines.storage import read_json
+
+    if not ctx.params.gate.require_approval or decision.get("dry_run") or not decision.get("passed"):
+        return ""
+    record = read_json(decision["record_file"])
+    rows = [f"| {c['name']} | {_number(c['value'])} | {_number(c['threshold'])} | "
+            f"{'yes' if c['passed'] else 'NO'} | {_markdown_text(c['reason'])} |" for c in record["checks"]]
+    return "\n".join([
+        f"Model version **{record['version']}** passed the gate against champion "
+        f"**{record['champion_version'] or 'none'}** on the holdout days {', '.join(record['holdout_days'])} "
+        f"({record['rows']} departures, as of {record['as_of']}).", "",
+        "| check | value | threshold | passed | reason |", "|---|---|---|---|---|", *rows, "",
+        f"Decision record: `{decision['record_file']}`", "",
+        f"Approve to make it the champion; Reject keeps the current one. No answer within "
+        f"{ctx.params.gate.approval_timeout_h:g} h rejects it."])
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _markdown_text(text: str) -> str:
+    """A reason for a Markdown table cell: board strings (line names) can hold markup."""
+    import html
+
+    return html.escape(text).replace("|", "\\|").replace("`", "'")
+
+
+def approval_verdict(response: Mapping[str, Any] | None) -> dict | None:
+    """The approval step's answer as the registry records it, or None when no approval was asked."""
+    if not response:
+        return None
+    user = response.get("responded_by_user") or {}
+    comment = str((response.get("params_input") or {}).get("comment") or "")
+    approved = list(response.get("chosen_options") or []) == [APPROVE]
+    return {"approved": approved, "by": str(user.get("name") or user.get("id") or "unknown"),
+            "at": str(response.get("responded_at")), "comment": comment}
+
+
+def approval_timeout() -> dt.timedelta:
+    """How long the approval step waits (gate.approval_timeout_h), read when the DAG is parsed."""
+    return dt.timedelta(hours=Context.from_environment().params.gate.approval_timeout_h)
+
+
+def promote_model(ctx: Context, decision: Mapping[str, Any], actor: str | None = None,
+                  approval: Mapping[str, Any] | None = None) -> dict:
     """Promote from the decision record file the evaluate task wrote; `actor` is audited (the run)."""
     from pipelines.storage import read_json
 
     record = read_json(decision["record_file"])
-    return orch.run_stage(ctx, "promote", decision=record, actor=actor)
+    return orch.run_stage(ctx, "promote", decision=record, actor=actor,
+                          approval=dict(approval) if approval else None)
 
 
 def monitor_days(ctx: Context, days: Iterable[dt.date], window_end: Any, emitter: str) -> list[dict]:

@@ -1,7 +1,7 @@
 """The real thing: `airflow standalone` (scheduler, LocalExecutor, API; metadata on PostgreSQL) runs the
-retrain DAG twice, once triggered manually with a reason, once by a drift asset event (no logical
-date), emails both decisions through the outbox to an SMTP server on loopback, and stops with no
-process left behind.
+retrain DAG three times, twice triggered manually with a reason and answered at its approval step (one
+Reject, one Approve), once by a drift asset event (no logical date), emails every decision through the
+outbox to an SMTP server on loopback, and stops with no process left behind.
 
 Then `airflow backfill create` over two days of `ingest`, twice. DAGs start paused and only what a
 test needs is unpaused: the daily DAGs would run today's interval, find no data and email failures.
@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from benchmarks.bench_train import write_days
 from pipelines.demo.on_airflow import claim_wall_clock
@@ -59,25 +61,57 @@ def standalone(tmp_path_factory):
         next(databases, None)
 
 
-def test_retrain_manual_then_asset_triggered_under_the_scheduler(standalone):
+def require_approval(env: dict[str, str], on: bool) -> None:
+    """Flip gate.require_approval in the instance's params.yaml (tasks read it when they run)."""
+    path = Path(env["RAILCAST_PARAMS"])
+    raw = yaml.safe_load(path.read_text())
+    raw["gate"]["require_approval"] = on
+    path.write_text(yaml.safe_dump(raw))
+
+
+def test_retrain_with_approval_then_asset_triggered_under_the_scheduler(standalone):
+    """Manual retrains under gate.require_approval wait at Airflow's approval step: a Reject keeps the
+    champion (none), an Approve promotes, each answer in the registry audit; then, approval off, a drift
+    asset event (no logical date) retrains an identical model the gate refuses without asking anyone."""
     api, layout, mailbox = standalone["api"], standalone["layout"], standalone["mailbox"]
+    env = standalone["env"]
     first = standalone["params"].simulation.start_date
     as_of = write_days(standalone["params"], layout, first, 5, 500)
     assert {p["name"]: p["slots"] for p in api.call("GET", "/api/v2/pools")["pools"]}["registry"] == 1
-    manual = api.trigger_manual("retrain", {"reason": "first model", "as_of": as_of.isoformat()})
-    assert api.wait_finished("retrain", manual["dag_run_id"])["state"] == "success"
+    require_approval(env, True)
+    try:
+        rejected = api.trigger_manual("retrain", {"reason": "first model", "as_of": as_of.isoformat()})
+        asked = api.respond("retrain", rejected["dag_run_id"], "approve", "Reject",
+                            {"comment": "not on a Friday"})
+        assert asked["subject"] == "Promote model version 1 to champion?", asked
+        assert "| persistence_gain |" in asked["body"] and "| board_gain |" in asked["body"], asked["body"]
+        assert "decision-v1.json" in asked["body"]
+        assert api.wait_finished("retrain", rejected["dag_run_id"])["state"] == "success"
+        assert tracking.get_alias(layout, tracking.CHAMPION) is None, "a rejected model is not promoted"
+        approved = api.trigger_manual("retrain", {"reason": "first model, again", "as_of": as_of.isoformat()})
+        api.respond("retrain", approved["dag_run_id"], "approve", "Approve", {"comment": "looks right"})
+        assert api.wait_finished("retrain", approved["dag_run_id"])["state"] == "success"
+        assert tracking.get_alias(layout, tracking.CHAMPION) == "2"
+    finally:
+        require_approval(env, False)
     drift = api.call("GET", f"/api/v2/assets?uri_pattern={schedule.ASSET_DRIFT}")["assets"][0]
     api.call("POST", "/api/v2/assets/events", {"asset_id": drift["id"], "extra": {
         "day": "2025-09-05", "window_end": as_of.isoformat(), "evidence": {"drifted": ["delay_at_pred"]}}})
     triggered = wait_asset_run(api)
     assert triggered["logical_date"] is None and triggered["run_type"] == "asset_triggered"
     assert api.wait_finished("retrain", triggered["dag_run_id"])["state"] == "success"
-    assert tracking.get_alias(layout, tracking.CHAMPION) == "1"
-    refused = [e for e in history.read_audit(layout) if e["action"] == "refused"]
-    assert [e["to"] for e in refused] == ["2"], "the identical retrain must not beat the champion"
-    wait_for_mail(mailbox, 2)
+    states = {t["task_id"]: t["state"] for t in api.task_instances("retrain", triggered["dag_run_id"])}
+    assert states["approve"] == "skipped" and states["promote"] == "success", states
+    assert tracking.get_alias(layout, tracking.CHAMPION) == "2"
+    audit = [(e["action"], e["to"], e["why"]) for e in history.read_audit(layout) if e["alias"] == "champion"]
+    assert [(a, to) for a, to, _ in audit] == [("refused", "1"), ("move", "2"), ("refused", "3")], audit
+    assert audit[0][2] == "rejected by admin: not on a Friday"
+    assert audit[1][2].endswith("; approved by admin: looks right")
+    assert audit[2][2].startswith("gate failed"), "the identical retrain must not beat the champion"
+    wait_for_mail(mailbox, 3)
     assert sorted(m["Subject"] for m in mailbox.messages) == [
-        "[railcast] model version 1 promoted to champion", "[railcast] model version 2 not promoted"]
+        "[railcast] model version 1 not promoted", "[railcast] model version 2 promoted to champion",
+        "[railcast] model version 3 not promoted"]
     ids = [m["Message-ID"] for m in mailbox.messages]
     assert len(ids) == len(set(ids)), "every alert arrives once"
     others = {d: api.runs(d) for d in schedule.DAG_IDS if d != "retrain"}

@@ -87,6 +87,41 @@ def test_dry_run_moves_nothing(clean):
     assert history.read_audit(layout) == []
 
 
+def test_under_required_approval_only_an_approved_decision_promotes(clean):
+    """gate.require_approval: a passed decision without an answer or rejected is refused (the audit
+    names the approver and the comment); an approved one moves the alias. The approver's view lists
+    every check of the record, board strings escaped for Markdown."""
+    import dataclasses
+
+    from pipelines.runtime import lifecycle
+    from pipelines.runtime.context import Context
+
+    params, layout, as_of = clean
+    strict = dataclasses.replace(params, gate=dataclasses.replace(params.gate, require_approval=True))
+    unanswered = promote.run(strict, layout, decision("2", None))
+    assert unanswered["moved"] is False and "no approval was recorded" in unanswered["reason"]
+    no = {"chosen_options": ["Reject"], "params_input": {"comment": "not today"},
+          "responded_by_user": {"id": "7", "name": "ana"}, "responded_at": "2025-09-07T13:00:00+00:00"}
+    rejected = promote.run(strict, layout, decision("2", None), approval=lifecycle.approval_verdict(no))
+    assert rejected == {"moved": False, "version": "2", "reason": "rejected by ana: not today"}
+    yes = {**no, "chosen_options": ["Approve"], "params_input": {"comment": ""}}
+    assert promote.run(strict, layout, decision("2", None), approval=lifecycle.approval_verdict(yes))["moved"]
+    audit = history.read_audit(layout)
+    assert [(e["action"], e["to"]) for e in audit] == [("refused", "2"), ("refused", "2"), ("move", "2")]
+    assert audit[1]["who"].endswith("approver ana") and audit[2]["why"].endswith("; approved by ana")
+
+    record = evaluate.run(params, layout, "3", as_of, dry_run=True)
+    record["checks"][0]["reason"] += " | line <b>S 4</b>"
+    (layout.root / "record.json").write_text(json.dumps(record))
+    summary = {"version": record["version"], "record_file": str(layout.root / "record.json")}
+    view = lifecycle.approval_request(Context(strict, layout), {**summary, "passed": True})
+    assert all(f"| {c['name']} |" in view for c in record["checks"]) and "record.json" in view
+    assert "<b>" not in view and "&lt;b&gt;S 4&lt;/b&gt;" in view and "\\| line" in view
+    for off in ({**summary, "passed": False}, {**summary, "passed": True, "dry_run": True}):
+        assert lifecycle.approval_request(Context(strict, layout), off) == "", "nothing to approve"
+    assert lifecycle.approval_request(Context(params, layout), {**summary, "passed": True}) == ""
+
+
 def test_rollback_restores_previous_and_is_audited(clean):
     params, layout, _ = clean
     promote.run(params, layout, decision("1", None))
