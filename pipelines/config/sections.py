@@ -152,6 +152,7 @@ class Monitor:
     min_post_event_days: int
     skill_ratio_threshold: float
     exclude_columns: tuple[str, ...]
+    estimated_mae_ratio_threshold: float
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import pandas as pd
 from pipelines import schema as s
 from pipelines.config import Monitor
 from pipelines.monitoring import evidently_adapter as drift_adapter
+from pipelines.monitoring.estimate import estimated_performance
 from pipelines.monitoring.segments import drifted_segments, segment_drift
 from pipelines.monitoring.skill import skill
 
@@ -153,9 +154,12 @@ def check_window(m: Monitor, reference: pd.DataFrame, current: pd.DataFrame) -> 
     segments = segment_drift(reference, current, m)  # cheap per-segment tests see every row: no sampling
     share = drift_share(columns, m)
     perf = window_skill(reference, current if has_pred else current.iloc[:0], m)
+    estimate = estimated_performance(reference, current if has_pred else current.iloc[:0],
+                                     m.estimated_mae_ratio_threshold)
     signals = {"data_drift": share["drifted"], "prediction_drift": bool(prediction and prediction["drifted"]),
                "segment_drift": any(r["drifted"] for r in segments),
-               "null_rate_drift": any(r["drifted"] for r in nulls.values()), "skill_drop": perf["degraded"]}
+               "null_rate_drift": any(r["drifted"] for r in nulls.values()), "skill_drop": perf["degraded"],
+               "estimated_mae_rise": estimate["raised"]}
     unseen = unseen_categories(reference, current, categorical)
     signals["unseen_categories"] = any(u["share"] > m.unseen_share_threshold for u in unseen.values())
     evidence = {"rows": {"reference": len(reference), "current": len(current), "reference_sampled": len(ref),
@@ -167,5 +171,6 @@ def check_window(m: Monitor, reference: pd.DataFrame, current: pd.DataFrame) -> 
                                               "drifted": u["share"] > m.unseen_share_threshold}
                                       for c, u in unseen.items() if u["share"] > 0},
                 "segments": drifted_segments(segments), "segments_tested": len(segments),
-                "skill": perf, "signals": signals, "drifted": any(signals.values())}
+                "skill": perf, "estimated_performance": estimate, "signals": signals,
+                "drifted": any(signals.values())}
     return snapshot, evidence

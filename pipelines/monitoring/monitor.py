@@ -138,6 +138,7 @@ def log_check(layout: Layout, reference: mi.Reference, version: str, day: dt.dat
     skill_now = ((evidence.get("skill") or {}).get("current") or {}).get("skill")
     metrics["monitor_skill"] = skill_now
     metrics["monitor_live_mae"] = (evidence.get("served_live") or {}).get("mae")
+    metrics["monitor_estimated_mae"] = (evidence.get("estimated_performance") or {}).get("estimated_mae")
     tracking.log_to_run(layout, run_id, metrics={k: float(v) for k, v in metrics.items() if v is not None},
                         files=files, at=parse_instant(evidence["as_of"]))
 

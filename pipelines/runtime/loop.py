@@ -62,6 +62,8 @@ def run_tick(ctx: Context, tick: Tick, scenario: str, monitor: Monitor, actor: s
         records[key] = {"day": key, "drift_verdict": verdict.get("verdict"),
                         "drift_reason": verdict.get("reason"),
                         "verdict_kind": (verdict.get("evidence") or {}).get("kind"),
+                        "estimated_mae": ((verdict.get("evidence") or {}).get("estimated_performance")
+                                          or {}).get("estimated_mae"),
                         "champion_version": result.get("model_version"),
                         "first_version": result.get("shadow_model_version"),
                         "retrain_triggered": key in {e["day"] for e in events}, "retrain": outcome,
