@@ -60,6 +60,7 @@ class Simulation:
     board_lookahead_min: int
     faults: FaultProfile
     scenarios: dict[str, Scenario] = field(default_factory=dict)
+    corridors: tuple[str, ...] = ()   # only these corridors' lines and stations (empty: the whole network)
 
 
 @dataclass(frozen=True)

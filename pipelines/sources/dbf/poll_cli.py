@@ -50,7 +50,7 @@ def all_stations(params: Params) -> tuple[str, ...]:
         return params.ingest.stations
     from pipelines.sources.simulator.network import build_network
 
-    return tuple(build_network(seed=params.simulation.seed).station_names())
+    return tuple(build_network(params.simulation.seed, params.simulation.corridors).station_names())
 
 
 def _or(value: Any, default: Any) -> Any:

@@ -56,6 +56,6 @@ def main(args: argparse.Namespace, params: Params) -> dict[str, Any] | None:
     if args.action == "stations":
         from pipelines.sources.simulator.network import build_network
 
-        print("\n".join(build_network(seed=params.simulation.seed).station_names()))
+        print("\n".join(build_network(params.simulation.seed, params.simulation.corridors).station_names()))
         return None
     return serve(args, params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,8 +85,9 @@ def _lines_frame(known: set[str], regions: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def build_network(seed: int = 0) -> Network:
-    """The fixed network; `seed` only shuffles which platform each line uses at a station."""
+def build_network(seed: int = 0, corridors: Iterable[str] = ()) -> Network:
+    """The fixed network; `seed` only shuffles which platform each line uses at a station. With
+    `corridors`, only their lines and the stations they serve (a smaller network for long benchmarks)."""
     stations = pd.DataFrame(STATIONS, columns=["name", "eva", "ds100", "region", "platforms"])
     if stations["name"].duplicated().any() or stations["eva"].duplicated().any():
         raise ValueError("station names and EVA numbers must be unique")
@@ -93,4 +95,11 @@ def build_network(seed: int = 0) -> Network:
     lines = _lines_frame(set(stations["name"]), regions)
     rng = np.random.default_rng(seed)
     lines["platform_seed"] = rng.integers(0, 1_000_000, len(lines))
+    if corridors := sorted(set(corridors)):
+        if unknown := sorted(set(corridors) - set(lines["corridor"])):
+            raise ValueError(f"unknown corridors {unknown} in simulation.corridors; the network has "
+                             f"{sorted(set(lines['corridor']))}")
+        lines = lines[lines["corridor"].isin(corridors)].reset_index(drop=True)
+        served = {name for route in lines["route"] for name in route}
+        stations = stations[stations["name"].isin(served)].reset_index(drop=True)
     return Network(stations=stations, lines=lines)

@@ -83,7 +83,7 @@ def network_source(params: Params, scenario: str | None = None) -> TruthSource:
     from pipelines.sources.simulator.network import build_network
     from pipelines.sources.simulator.truth import simulate_day
 
-    network = build_network(seed=params.simulation.seed)
+    network = build_network(seed=params.simulation.seed, corridors=params.simulation.corridors)
     chosen = scenario_of(params, scenario)
 
     def truth_fn(day: dt.date) -> pd.DataFrame:
