@@ -1,0 +1,109 @@
+"""Drift-triggered retraining against fixed schedules on the same simulated days (the adaptation issue).
+
+For each scenario and seed the calendar is simulated and built once, then replayed under four policies
+(`benchmarks/policies.py`): drift (Railcast's monitor decides), never, daily and weekly. Per policy:
+mean daily MAE of the champion over the days after the bootstrap, MAE over the 7 days from the event,
+retrains and promotions, CPU seconds of retraining (train + evaluate + promote) and of monitoring,
+emails; for the drift policy the label-free estimate's correlation with the realized daily MAE.
+
+The network is cut to `CORRIDORS` (params.yaml `simulation.corridors`; it holds each scenario's scope)
+so the matrix fits on 2 cores: 4 of the 20 corridors, 6 of the 28 lines, 29 of the 64 stations, with the
+construction's corridor, the storm's region (North) and the strike's class (ICE).
+`RAILCAST_BENCH_SCENARIOS`, `RAILCAST_BENCH_SEEDS` (default 7,8,9), `RAILCAST_BENCH_DAYS` (30) and
+`RAILCAST_BENCH_CORRIDORS` (comma-separated; "all" for the whole network) choose what runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import policies
+from pipelines.config import load_params, scenario
+
+SCENARIOS = ("stationary", "construction", "strike", "storm", "timetable_change", "seasonal_trend")
+CORRIDORS = ("Rhein-Main", "Köln-Frankfurt", "Hamburg-Bremen", "Hamburg S-Bahn")
+AFTER_EVENT_DAYS = 7
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return round(float(np.mean(kept)), 4) if kept else None
+
+
+def policy_figures(result: dict, first: dt.date, event_day: int | None) -> dict:
+    """The table row of one policy: MAE over the post-bootstrap days and the 7 days from the event."""
+    daily = {d["day"]: d for d in result["daily"]}
+    served = [d for d in result["daily"] if d.get("mae_champion") is not None]
+    after = [r for r in result["retrains"] if r["trigger"] != "bootstrap"]
+    out = {"mean_daily_mae": _mean([d["mae_champion"] for d in served]), "days_scored": len(served),
+           "retrains": len(after), "promotions": len([r for r in after if r["promoted"]]),
+           "retrain_cpu_s": result["cpu_s"]["retrain"], "monitor_cpu_s": result["cpu_s"]["monitor"],
+           "emails": result["emails"],
+           "promotion_days": [r["tick"] for r in result["retrains"] if r["promoted"]]}
+    if event_day is not None:
+        window = [(first + dt.timedelta(days=event_day - 1 + k)).isoformat() for k in range(AFTER_EVENT_DAYS)]
+        out["mae_7d_after_event"] = _mean([(daily.get(d) or {}).get("mae_champion") for d in window])
+    board = result["board"]
+    if board:
+        n = sum(b["n"] for b in board.values())
+        champion = sum(b["mae_champion"] * b["n"] for b in board.values()) / n
+        mae_board = sum(b["mae_board"] * b["n"] for b in board.values()) / n
+        out["gain_over_board"] = round(1 - champion / mae_board, 4)
+    if result["estimates"]:
+        pairs = [(e, daily[d]["mae_champion"]) for d, e in result["estimates"].items()
+                 if (daily.get(d) or {}).get("mae_champion") is not None]
+        if len(pairs) >= 3:
+            est, real = zip(*pairs, strict=True)
+            out["estimate_corr"] = round(float(np.corrcoef(est, real)[0, 1]), 3)
+            out["estimate_mean_abs_error"] = round(float(np.mean(np.abs(np.subtract(est, real)))), 4)
+    return out
+
+
+def play(name: str, seed: int, days: int, corridors: tuple[str, ...]) -> dict:
+    """One (scenario, seed): build once, replay each policy; the figures per policy."""
+    base = load_params()
+    base = dataclasses.replace(base, simulation=dataclasses.replace(base.simulation, corridors=corridors))
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    say = lambda line: print(f"[{name} seed {seed}] {line}", flush=True)  # noqa: E731
+    with tempfile.TemporaryDirectory(prefix=f"bench-policies-{name}-") as tmp:
+        t0 = time.perf_counter()
+        params, ticks = policies.build(base, Path(tmp) / "data", name, seed, days, say)
+        build_s = time.perf_counter() - t0
+        rows, wall = {}, {}
+        for policy in policies.POLICIES:
+            t1 = time.perf_counter()
+            layout = policies.fork(params, Path(tmp) / "data", Path(tmp) / policy)
+            result = policies.replay(params, layout, ticks, policy, say)
+            event = scenario(params, name).start_day if name not in ("stationary", "seasonal_trend") else None
+            rows[policy] = policy_figures(result, params.simulation.start_date, event)
+            wall[policy] = round(time.perf_counter() - t1, 1)
+    return {"scenario": name, "seed": seed, "days": days, "build_s": round(build_s, 1), "replay_s": wall,
+            "policies": rows}
+
+
+def run() -> dict:
+    """The chosen scenarios x seeds, one at a time."""
+    names = os.environ.get("RAILCAST_BENCH_SCENARIOS", ",".join(SCENARIOS)).split(",")
+    seeds = [int(x) for x in os.environ.get("RAILCAST_BENCH_SEEDS", "7,8,9").split(",")]
+    days = int(os.environ.get("RAILCAST_BENCH_DAYS", "30"))
+    chosen = os.environ.get("RAILCAST_BENCH_CORRIDORS", ",".join(CORRIDORS))
+    corridors = () if chosen == "all" else tuple(chosen.split(","))
+    results = []
+    for name in names:
+        for seed in seeds:
+            results.append(play(name, seed, days, corridors))
+            print("RESULT " + json.dumps(results[-1], sort_keys=True), flush=True)
+    return {"seeds": seeds, "days": days, "corridors": list(corridors) or "all", "results": results,
+            "load_avg": os.getloadavg()}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
