@@ -154,6 +154,8 @@ class Monitor:
     skill_ratio_threshold: float
     exclude_columns: tuple[str, ...]
     estimated_mae_ratio_threshold: float
+    max_retrain_attempts: int
+    retry_after_days: int
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,14 @@ from pipelines.storage import Layout, read_json, write_json
 from pipelines.timeutil import parse_instant
 
 
-def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool,
-            history: list[dict]) -> tuple[drift_rules.Decision, list[dt.date]]:
+def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool, history: list[dict],
+            champion: str) -> tuple[drift_rules.Decision, list[dt.date]]:
     """The drift verdict and the incident's post-event days with matured labels."""
     post = []
     if drifted:
         start = drift_rules.event_start(history, day, params.monitor.incident_quiet_windows)
         post = mi.post_event_days(params, layout, start, day)
-    return drift_rules.decide_drift(history, day, drifted, len(post), params.monitor), post
+    return drift_rules.decide_drift(history, day, drifted, len(post), params.monitor, champion), post
 
 
 def _alert(evidence: dict, history: list[dict]) -> dict | None:
@@ -68,7 +68,7 @@ def judge(params: Params, layout: Layout, day: dt.date, version: str | None, ref
     if ref.empty:
         raise StageError(f"monitor: the reference of champion {version} is empty; retrain or roll back")
     snapshot, checks = mc.check_window(params.monitor, ref, current)
-    decision, post = _decide(params, layout, day, checks["drifted"], history)
+    decision, post = _decide(params, layout, day, checks["drifted"], history, version)
     start = decision.event_start.isoformat() if decision.event_start else None
     return decision, snapshot, {"kind": "drift", **checks, "post_event_days": [d.isoformat() for d in post],
                                 "event_start": start, "incident_key": f"drift|{start}" if start else None,

@@ -56,10 +56,26 @@ def last_retrain(history: list[dict], day: dt.date) -> dt.date | None:
     return max(days) if days else None
 
 
-def incident_retrained(history: list[dict], day: dt.date, start: dt.date) -> bool:
-    """True when a retrain was already requested for the incident that began on `start`."""
-    return any(r.get("verdict") == RETRAIN and r.get("event_start") == start.isoformat()
-               for r in _by_day(history, day).values())
+def incident_attempts(history: list[dict], day: dt.date, start: dt.date) -> list[dict]:
+    """The retrain verdicts already given for the incident that began on `start`, oldest first."""
+    records = _by_day(history, day)
+    return [records[d] for d in sorted(records)
+            if records[d].get("verdict") == RETRAIN and records[d].get("event_start") == start.isoformat()]
+
+
+def _retry(attempts: list[dict], day: dt.date, champion: str | None, monitor: Monitor) -> str | None:
+    """Why the incident may not retrain again (None: it may). An attempt whose champion is still the
+    champion was refused by the gate (or failed): it is tried again, with more post-event labels, after
+    retry_after_days, at most max_retrain_attempts times; an answered incident is done."""
+    last = attempts[-1]
+    if champion is None or last.get("champion") != champion:
+        return f"incident already answered by its retrain of {last['day']}"
+    if len(attempts) >= monitor.max_retrain_attempts:
+        return f"gave up: the gate refused all {len(attempts)} retrain attempts of this incident"
+    wait = dt.date.fromisoformat(last["day"]) + dt.timedelta(days=monitor.retry_after_days)
+    if day < wait:
+        return f"retrain of {last['day']} refused; attempt {len(attempts) + 1} on {wait} or later"
+    return None
 
 
 def decide_bootstrap(trainable: bool, why_not: str) -> Decision:
@@ -70,8 +86,9 @@ def decide_bootstrap(trainable: bool, why_not: str) -> Decision:
 
 
 def decide_drift(history: list[dict], day: dt.date, drifted: bool, post_event_days: int,
-                 monitor: Monitor) -> Decision:
-    """The verdict of a window with a champion, from its drift flag and the monitor's history."""
+                 monitor: Monitor, champion: str | None = None) -> Decision:
+    """The verdict of a window with a champion (`champion`, the version checked), from its drift flag and
+    the monitor's history."""
     if not drifted:
         return Decision(NO_DRIFT, "no drift signal in this window")
     start = event_start(history, day, monitor.incident_quiet_windows)
@@ -79,14 +96,21 @@ def decide_drift(history: list[dict], day: dt.date, drifted: bool, post_event_da
     if hits < monitor.persistence_k:
         return Decision(DRIFT, f"drift in {hits} of the last {monitor.persistence_n} windows; "
                                f"a retrain needs {monitor.persistence_k}", start)
+    attempts = incident_attempts(history, day, start)
     previous = last_retrain(history, day)
-    if previous is not None and (day - previous).days <= monitor.cooldown_days:
+    # the last retrain was this incident's and the gate refused it (its champion is still the champion)
+    refused = bool(attempts) and champion is not None and attempts[-1].get("champion") == champion
+    retrying = refused and attempts[-1]["day"] == str(previous)
+    if previous is not None and (day - previous).days <= monitor.cooldown_days and not retrying:
         return Decision(DRIFT, f"cooldown: retrain requested on {previous}, "
                                f"within {monitor.cooldown_days} days", start)
-    if incident_retrained(history, day, start):
-        return Decision(DRIFT, f"incident started {start} already triggered its retrain", start)
+    if attempts and (why := _retry(attempts, day, champion, monitor)):
+        return Decision(DRIFT, f"incident started {start}: {why}", start)
     if post_event_days < monitor.min_post_event_days:
         return Decision(DEFERRED, f"{post_event_days} post-event day(s) with matured labels since {start}; "
                                   f"retrain waits for {monitor.min_post_event_days}", start)
+    again = f"; attempt {len(attempts) + 1} of {monitor.max_retrain_attempts}, the earlier refused" \
+        if attempts else ""
     return Decision(RETRAIN, f"drift persisting since {start} ({hits} of the last {monitor.persistence_n} "
-                             f"windows) with {post_event_days} post-event day(s) of matured labels", start)
+                             f"windows) with {post_event_days} post-event day(s) of matured labels{again}",
+                    start)

@@ -114,3 +114,41 @@ def test_train_reads_the_event_start_of_a_drift_trigger() -> None:
     assert event_start({"kind": "drift", "evidence": {"event_start": "2025-09-15"}}) == dt.date(2025, 9, 15)
     assert event_start({"kind": "drift", "evidence": {"stand_in": "x"}}) is None
     assert event_start({"kind": "bootstrap", "evidence": per_day}) is None
+
+
+def served(*rows: tuple[int, bool, str, int | None, str]) -> list[dict]:
+    """history() rows with the champion each day was checked against."""
+    return [{**record, "champion": champion}
+            for record, (*_, champion) in zip(history(*(row[:4] for row in rows)), rows, strict=True)]
+
+
+def incident(retrains: tuple[int, ...], since: int) -> list[dict]:
+    """Drifted windows every day from `since` days before D, retrain verdicts on `retrains`, all checked
+    against champion 1 (so every retrain was refused by the gate)."""
+    return [(ago, True, r.RETRAIN if ago in retrains else r.DRIFT, since, "1") for ago in range(since, 0, -1)]
+
+
+RETRY_CASES = [
+    # (name, history, champion today, overrides, verdict, reason contains)
+    ("a refused retrain is tried again while the drift persists", served(*incident((4,), 4)), "1",
+     {"retry_after_days": 2}, r.RETRAIN, "attempt 2 of 3"),
+    ("not before retry_after_days", served(*incident((4,), 4)), "1", {"retry_after_days": 5}, r.DRIFT,
+     "attempt 2 on"),
+    ("at most max_retrain_attempts", served(*incident((8, 6, 4), 8)), "1", {"max_retrain_attempts": 3},
+     r.DRIFT, "gave up: the gate refused all 3"),
+    ("a promoted retrain answers the incident: cooldown first", served(*incident((4,), 4)), "2",
+     {"cooldown_days": 5}, r.DRIFT, "cooldown"),
+    ("... and after the cooldown it is done", served(*incident((4,), 4)), "2", {"cooldown_days": 1},
+     r.DRIFT, "already answered"),
+]
+
+
+@pytest.mark.parametrize(("name", "hist", "champion", "overrides", "verdict", "reason"), RETRY_CASES,
+                         ids=[c[0] for c in RETRY_CASES])
+def test_a_refused_retrain_does_not_end_the_incident(name, hist, champion, overrides, verdict,
+                                                     reason) -> None:
+    """Before, an incident whose retrain the gate refused never retrained again."""
+    settings = {"max_retrain_attempts": 3, "retry_after_days": 2, **overrides}
+    decision = r.decide_drift(hist, D, True, 5, rules(**settings), champion)
+    assert decision.verdict == verdict and reason in decision.reason, decision.reason
+    assert decision.event_start == D - dt.timedelta(days=8 if "gave up" in reason else 4)
