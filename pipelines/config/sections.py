@@ -113,6 +113,7 @@ class Train:
     num_boost_round: int
     early_stopping_rounds: int
     lgb_params: dict[str, Any]
+    post_event_weight: float = 1.0   # a drift retrain's rows on/after the event's start count this much
 
 
 @dataclass(frozen=True)

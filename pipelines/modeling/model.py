@@ -74,10 +74,10 @@ def booster_params(train: Train) -> dict:
 
 
 def fit_booster(train_x: pd.DataFrame, train_y: np.ndarray, valid_x: pd.DataFrame, valid_y: np.ndarray,
-                train: Train) -> lgb.Booster:
-    """Train with early stopping on the validation slice."""
+                train: Train, weight: np.ndarray | None = None) -> lgb.Booster:
+    """Train with early stopping on the validation slice (training rows weighted by `weight`, if given)."""
     cats = list(s.FEATURE_CATEGORICAL)
-    dtrain = lgb.Dataset(train_x, label=train_y, categorical_feature=cats, free_raw_data=True)
+    dtrain = lgb.Dataset(train_x, label=train_y, weight=weight, categorical_feature=cats, free_raw_data=True)
     dvalid = lgb.Dataset(valid_x, label=valid_y, categorical_feature=cats, reference=dtrain)
     callbacks = [lgb.early_stopping(train.early_stopping_rounds, verbose=False)] if len(valid_y) else []
     booster = lgb.train(booster_params(train), dtrain, num_boost_round=train.num_boost_round,

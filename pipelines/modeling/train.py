@@ -36,7 +36,6 @@ CHALLENGER_DIR = "challenger"  # models/challenger/: the last model file trained
 @dataclass(frozen=True)
 class Fitted:
     """A trained model with the days and rows it came from."""
-
     model: DelayModel
     train_days: list[dt.date]
     holdout_days: list[dt.date]
@@ -45,7 +44,8 @@ class Fitted:
 
 
 def fit(params: Params, layout: Layout, as_of: dt.datetime, holdout_from: dt.date | None = None) -> Fitted:
-    """Select the window and holdout as of `as_of` (holdout on/after `holdout_from`), read rows, train."""
+    """Window and holdout as of `as_of` (holdout on/after `holdout_from`, a drift event's start, whose
+    rows are weighted train.post_event_weight), read rows, train."""
     train_days, holdout_days = td.split_days(params, layout, as_of, holdout_from)
     rows = td.read_model_rows(params, layout, train_days, as_of)
     if rows.num_rows == 0:
@@ -55,7 +55,7 @@ def fit(params: Params, layout: Layout, as_of: dt.datetime, holdout_from: dt.dat
     vocab = build_vocabularies(fit_rows)
     booster = fit_booster(feature_matrix(fit_rows, vocab), fit_rows[s.LABEL].to_numpy(),
                           feature_matrix(valid_rows, vocab), valid_rows[s.LABEL].to_numpy(),
-                          params.train)
+                          params.train, td.recency_weights(fit_rows, holdout_from, params.train))
     holdout = td.read_frame(params, layout, holdout_days, as_of)
     counts = {"train": fit_rows.num_rows, "validation": valid_rows.num_rows, "holdout": len(holdout)}
     return Fitted(DelayModel(booster, vocab), train_days, holdout_days, counts, holdout)

@@ -6,13 +6,14 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
 from pipelines import schema as s
-from pipelines.config import Params
+from pipelines.config import Params, Train
 from pipelines.datasets import closed_days as closed_among
 from pipelines.errors import StageError
 from pipelines.modeling.training_rows import read_training_table
@@ -93,9 +94,20 @@ def read_frame(params: Params, layout: Layout, days: list[dt.date], as_of: dt.da
 
 
 def read_model_rows(params: Params, layout: Layout, days: list[dt.date], as_of: dt.datetime) -> pa.Table:
-    """What training needs of read_frame's rows: the features and the label, as Arrow (no pandas copy)."""
-    table, _ = read_training_table(params, layout, days, as_of, columns=[*s.FEATURES, s.LABEL])
+    """What training needs of read_frame's rows: features, label and service date, as Arrow (no pandas
+    copy)."""
+    columns = [*s.FEATURES, s.LABEL, s.SERVICE_DATE]
+    table, _ = read_training_table(params, layout, days, as_of, columns=columns)
     return _with_label(table)
+
+
+def recency_weights(rows: pa.Table, event_start: dt.date | None, train: Train) -> np.ndarray | None:
+    """Row weights of a drift retrain: train.post_event_weight for rows on/after the event's start, 1
+    before it, so the new regime is learned from its first days; None (equal weights) otherwise."""
+    if event_start is None or train.post_event_weight == 1.0:
+        return None
+    after = pc.greater_equal(rows[s.SERVICE_DATE], pa.scalar(event_start, pa.date32()))
+    return np.where(after.to_numpy(zero_copy_only=False), train.post_event_weight, 1.0)
 
 
 def validation_split(rows: pa.Table, share: float) -> tuple[pa.Table, pa.Table]:

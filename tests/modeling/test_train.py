@@ -185,3 +185,17 @@ def test_dvc_hash_of_the_inputs_is_read_from_dvc_lock(small):
         {"path": "data/features", "md5": "aaa.dir"}, {"path": "data/labels", "md5": "bbb.dir"}]}}}
     (layout.root.parent / "dvc.lock").write_text(yaml.safe_dump(lock))
     assert td.dvc_data_version(params, layout) == "data/features=aaa.dir,data/labels=bbb.dir"
+
+
+def test_a_drift_retrain_weights_the_rows_from_the_event_on():
+    """train.post_event_weight: the new regime's first days count more than the weeks before it."""
+    import dataclasses
+
+    days = [dt.date(2025, 9, 10) + dt.timedelta(days=i) for i in range(6)]
+    rows = pa.table({s.SERVICE_DATE: pa.array([d for d in days for _ in range(2)], pa.date32())})
+    heavy = dataclasses.replace(load_params().train, post_event_weight=4.0)
+    weights = td.recency_weights(rows, dt.date(2025, 9, 14), heavy)
+    assert weights.tolist() == [1.0] * 8 + [4.0] * 4
+    assert td.recency_weights(rows, None, heavy) is None, "not a drift retrain: equal weights"
+    assert td.recency_weights(rows, dt.date(2025, 9, 14), dataclasses.replace(heavy, post_event_weight=1.0)) \
+        is None
