@@ -10,7 +10,9 @@ The network is cut to `CORRIDORS` (params.yaml `simulation.corridors`; it holds 
 so the matrix fits on 2 cores: 4 of the 20 corridors, 6 of the 28 lines, 29 of the 64 stations, with the
 construction's corridor, the storm's region (North) and the strike's class (ICE).
 `RAILCAST_BENCH_SCENARIOS`, `RAILCAST_BENCH_SEEDS` (default 7,8,9), `RAILCAST_BENCH_DAYS` (30) and
-`RAILCAST_BENCH_CORRIDORS` (comma-separated; "all" for the whole network) choose what runs.
+`RAILCAST_BENCH_CORRIDORS` (comma-separated; "all" for the whole network), `RAILCAST_BENCH_POLICIES` and
+`RAILCAST_BENCH_OVERRIDES` (JSON of dotted params keys, e.g. {"train.post_event_weight": 4}) choose what
+runs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import policies
+from benchmarks.policies import POLICIES
 from pipelines.config import load_params, scenario
 
 SCENARIOS = ("stationary", "construction", "strike", "storm", "timetable_change", "seasonal_trend")
@@ -67,9 +70,10 @@ def policy_figures(result: dict, first: dt.date, event_day: int | None) -> dict:
     return out
 
 
-def play(name: str, seed: int, days: int, corridors: tuple[str, ...]) -> dict:
+def play(name: str, seed: int, days: int, corridors: tuple[str, ...], chosen: tuple[str, ...] = POLICIES,
+         overrides: dict | None = None) -> dict:
     """One (scenario, seed): build once, replay each policy; the figures per policy."""
-    base = load_params()
+    base = load_params(overrides=overrides)
     base = dataclasses.replace(base, simulation=dataclasses.replace(base.simulation, corridors=corridors))
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     say = lambda line: print(f"[{name} seed {seed}] {line}", flush=True)  # noqa: E731
@@ -78,7 +82,7 @@ def play(name: str, seed: int, days: int, corridors: tuple[str, ...]) -> dict:
         params, ticks = policies.build(base, Path(tmp) / "data", name, seed, days, say)
         build_s = time.perf_counter() - t0
         rows, wall = {}, {}
-        for policy in policies.POLICIES:
+        for policy in chosen:
             t1 = time.perf_counter()
             layout = policies.fork(params, Path(tmp) / "data", Path(tmp) / policy)
             result = policies.replay(params, layout, ticks, policy, say)
@@ -96,12 +100,15 @@ def run() -> dict:
     days = int(os.environ.get("RAILCAST_BENCH_DAYS", "30"))
     chosen = os.environ.get("RAILCAST_BENCH_CORRIDORS", ",".join(CORRIDORS))
     corridors = () if chosen == "all" else tuple(chosen.split(","))
+    which = tuple(os.environ.get("RAILCAST_BENCH_POLICIES", ",".join(POLICIES)).split(","))
+    overrides = json.loads(os.environ.get("RAILCAST_BENCH_OVERRIDES", "{}"))
     results = []
     for name in names:
         for seed in seeds:
-            results.append(play(name, seed, days, corridors))
+            results.append(play(name, seed, days, corridors, which, overrides))
             print("RESULT " + json.dumps(results[-1], sort_keys=True), flush=True)
-    return {"seeds": seeds, "days": days, "corridors": list(corridors) or "all", "results": results,
+    return {"seeds": seeds, "days": days, "corridors": list(corridors) or "all", "overrides": overrides,
+            "results": results,
             "load_avg": os.getloadavg()}
 
 

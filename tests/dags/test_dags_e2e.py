@@ -66,7 +66,8 @@ def test_build_dataset_then_retrain_promotes_then_a_stricter_gate_refuses(tmp_pa
         mailbox.server.stop()
     assert [r["state"] for r in runs] == ["success"] * (len(steps) + 3), runs
     for run in runs[-3:]:
-        assert run["tasks"] == dict.fromkeys(("train", "evaluate", "promote", "notify"), "success")
+        assert run["tasks"] == {**dict.fromkeys(("train", "evaluate", "approval_needed", "promote", "notify"),
+                                                "success"), "approve": "skipped"}, "approval is off"
     built = sorted(p.name for p in layout.dataset("features").glob("*.parquet"))
     assert built == [f"{d}.parquet" for d in DAYS]
 
