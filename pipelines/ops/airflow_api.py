@@ -144,21 +144,22 @@ class AirflowApi:
         return json.loads(value) if isinstance(value, str) and value[:1] in "[{" else value
 
     def respond(self, dag_id: str, run_id: str, task_id: str, option: str, inputs: dict | None = None,
-                timeout_s: float = 600) -> dict:
-        """Answer a human-in-the-loop task once it asks (its request, as shown to the approver, is
-        returned): what the Required Actions page of the UI does."""
-        path = (f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/"
-                f"{task_id}/-1/hitlDetails")
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                asked = self.call("GET", path)
-                break
-            except AirflowError as exc:   # 404 until the task has written its request
-                if exc.status != 404 or time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
-        self.call("PATCH", path, {"chosen_options": [option], "params_input": inputs or {}})
+                timeout_s: float = 600, settle_s: float = 30.0) -> dict:
+        """Answer a human-in-the-loop task once it has waited `settle_s` for one (its request, as shown
+        to the approver, is returned): what the Required Actions page of the UI does. In Airflow 3.3 an
+        answer before the scheduler has seen the parked try's process end (5 s after parking on a busy
+        machine) has the try marked failed and retried, the answer lost: scripts must wait."""
+        task = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/{task_id}"
+        deadline, since = time.monotonic() + timeout_s, None
+        while since is None or time.monotonic() - since < settle_s:
+            waiting = self.call("GET", task).get("state") in ("awaiting_input", "deferred")
+            since = (since or time.monotonic()) if waiting else None
+            if time.monotonic() > deadline:
+                raise AirflowError(f"{dag_id}/{run_id}: {task_id} asked for no answer in {timeout_s:.0f} s")
+            time.sleep(1)
+        asked = self.call("GET", f"{task}/-1/hitlDetails")
+        answer = {"chosen_options": [option], "params_input": inputs or {}}
+        self.call("PATCH", f"{task}/-1/hitlDetails", answer)
         return asked
 
     def backfills(self, dag_id: str) -> list[dict]:

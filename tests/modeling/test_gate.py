@@ -14,7 +14,8 @@ pytestmark = pytest.mark.unit
 
 RULES = Gate(min_relative_gain=0.02, min_gain_over_persistence=0.10, max_class_degradation=0.05,
              bootstrap_samples=500, bootstrap_seed=11, champion_model="", min_gain_over_board=0.05,
-             segments=("line",), max_segment_degradation=0.10, min_segment_rows=100)
+             segments=("line",), max_segment_degradation=0.10, min_segment_rows=100, require_approval=False,
+             approval_timeout_h=72.0)
 NAN = math.nan
 
 
