@@ -48,6 +48,8 @@ class LossEstimator:
     def __init__(self, reference: pd.DataFrame) -> None:
         import lightgbm as lgb
 
+        if not {s.LABEL, s.PREDICTION} <= set(reference.columns):
+            reference = reference.iloc[:0].assign(**{s.LABEL: [], s.PREDICTION: []})
         known = reference[reference[s.LABEL].notna() & reference[s.PREDICTION].notna()]
         known = known.sort_values(s.DEPARTURE_ID, kind="mergesort") if s.DEPARTURE_ID in known else known
         self.rows = len(known)
