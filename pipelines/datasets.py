@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +12,7 @@ import pyarrow.compute as pc
 from pipelines import schema as s
 from pipelines.config import Params
 from pipelines.storage import Layout, read_json, read_table
-from pipelines.timeutil import hours_between, local_midnight_utc
+from pipelines.timeutil import hours_between, local_midnight_utc, parse_instant
 
 
 def close_time(params: Params, day: dt.date) -> dt.datetime:
@@ -71,15 +72,18 @@ FEATURES_GATE = "validate_features"
 INGEST_LEDGERS = "ingest"
 
 
+def ingest_ledgers(layout: Layout, since: dt.datetime) -> Iterator[dict]:
+    """The ledgers of the ingest runs whose interval ended after `since`."""
+    for path in (layout.dataset("ledger") / INGEST_LEDGERS).glob("*.json"):
+        ledger = read_json(path)
+        if parse_instant(ledger["end"]) > since:
+            yield ledger
+
+
 def listed_missing(layout: Layout, since: dt.datetime) -> set[str]:
     """Hour keys an ingest run ending after `since` found no raw data for (its ledger's `missing_hours`):
     the evidence that the poller was expected and down, which the days before a deployment lack."""
-    out: set[str] = set()
-    for path in (layout.dataset("ledger") / INGEST_LEDGERS).glob("*.json"):
-        ledger = read_json(path)
-        if dt.datetime.fromisoformat(ledger["end"]) > since:
-            out.update(ledger.get("missing_hours", []))
-    return out
+    return {key for ledger in ingest_ledgers(layout, since) for key in ledger.get("missing_hours", [])}
 
 
 def verdict_file(layout: Layout, stage: str, day: dt.date) -> Path:

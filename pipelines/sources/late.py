@@ -8,14 +8,13 @@ late and are read again: a re-ingest rewrites identical bytes when nothing chang
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 from pipelines.config import Params
-from pipelines.datasets import INGEST_LEDGERS, service_date_hours
+from pipelines.datasets import ingest_ledgers, service_date_hours
 from pipelines.sources.dbf.archive import raw_dir
 from pipelines.storage import DataPath, Layout
-from pipelines.timeutil import hour_key, parse_instant
+from pipelines.timeutil import hour_key
 
 
 def raw_size(raw_root: DataPath, hour: dt.datetime) -> int:
@@ -31,9 +30,8 @@ def recorded_sizes(layout: Layout, since: dt.datetime) -> dict[str, int]:
     """Hour key -> the most raw bytes any ingest ledger ending after `since` recorded for it (an hour
     of such a ledger without raw data counts 0; ledgers older than sizes, none)."""
     out: dict[str, int] = {}
-    for path in (layout.dataset("ledger") / INGEST_LEDGERS).glob("*.json"):
-        ledger = json.loads(path.read_text())
-        if "raw_bytes" not in ledger or parse_instant(ledger["end"]) <= since:
+    for ledger in ingest_ledgers(layout, since):
+        if "raw_bytes" not in ledger:
             continue
         for key in [*ledger["hours"], *ledger.get("missing_hours", []), *ledger.get("gaps", [])]:
             out[key] = max(out.get(key, 0), ledger["raw_bytes"].get(key, 0))
