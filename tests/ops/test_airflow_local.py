@@ -199,15 +199,18 @@ def test_sigterm_stops_railcast_airflow_and_all_it_started_which_listens_on_loop
     left Airflow running in its own session. Airflow's log servers (8793, 8794) listened on every
     interface; the embedded launcher runs without them, so every listener is on 127.0.0.1."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines", "airflow", "--port", str(port),
-                             "--home", str(tmp_path / "home")], cwd=PROJECT_ROOT, start_new_session=True,
-                            preexec_fn=airflow_local.default_interrupt, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "airflow.out"
+    with log.open("w") as out:   # a file, not a pipe: a pipe nobody reads blocks Airflow's logging at stop
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines", "airflow", "--port", str(port),
+                                 "--home", str(tmp_path / "home")], cwd=PROJECT_ROOT, start_new_session=True,
+                                preexec_fn=airflow_local.default_interrupt, stdout=out,
+                                stderr=subprocess.STDOUT, text=True)
     try:
-        for line in proc.stdout:   # the UI line is printed once the API server answers
-            if "Airflow UI: http://127.0.0.1" in line:
-                break
-        assert proc.poll() is None, "railcast airflow ended before Airflow answered"
+        deadline = time.monotonic() + 300
+        while "Airflow UI: http://127.0.0.1" not in log.read_text():   # printed once the API server answers
+            assert proc.poll() is None, f"railcast airflow ended before Airflow answered:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"Airflow did not answer in 300 s:\n{log.read_text()}"
+            time.sleep(0.5)
         time.sleep(5)               # the scheduler and triggerer are up by now: their servers would be
         family = process_tree.family(proc.pid, set())
         listening = {(c.laddr.ip, c.laddr.port) for pid, _ in family
@@ -216,7 +219,7 @@ def test_sigterm_stops_railcast_airflow_and_all_it_started_which_listens_on_loop
         assert {ip for ip, _ in listening} == {"127.0.0.1"}, listening
         os.killpg(proc.pid, signal.SIGTERM)   # the whole foreground group, as `timeout` does
         assert proc.wait(timeout=150) == 0, "stopped as by Ctrl-C: a clean stop"
-        assert "stopping Airflow" in proc.stdout.read()
+        assert "stopping Airflow" in log.read_text()
         assert [ident for ident in family if process_tree.Detached(*ident).alive()] == [], "left running"
     finally:
         if proc.poll() is None:
