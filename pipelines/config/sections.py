@@ -128,6 +128,7 @@ class Gate:
     segments: tuple[str, ...]
     max_segment_degradation: float
     min_segment_rows: int
+    lower_bars_to_champion: bool
     require_approval: bool
     approval_timeout_h: float
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -14,7 +15,8 @@ pytestmark = pytest.mark.unit
 
 RULES = Gate(min_relative_gain=0.02, min_gain_over_persistence=0.10, max_class_degradation=0.05,
              bootstrap_samples=500, bootstrap_seed=11, champion_model="", min_gain_over_board=0.05,
-             segments=("line",), max_segment_degradation=0.10, min_segment_rows=100, require_approval=False,
+             segments=("line",), max_segment_degradation=0.10, min_segment_rows=100,
+             lower_bars_to_champion=False, require_approval=False,
              approval_timeout_h=72.0)
 NAN = math.nan
 
@@ -146,3 +148,44 @@ def test_no_line_may_degrade_beyond_the_margin(lines, champion_lines, expected):
     [check] = [c for c in checks if c.name == "line_degradation"]
     assert check.passed is expected and passed is expected
     assert ("S 4" in check.reason) is (not expected) or "not judged" in check.reason
+
+
+LOWERING = dataclasses.replace(RULES, lower_bars_to_champion=True)
+
+
+# (case, challenger, persistence MAE, champion, board, expected pass, failing checks, bars used)
+LOWERED_CASES = [
+    ("a champion under the persistence bar lowers it to its own gain", model(9.5, RE=3.0), 10.0,
+     model(9.8, RE=3.0), None, True, set(), {"persistence_gain": 0.02}),
+    ("a champion worse than persistence: the bar falls to 0, not below", model(9.5, RE=3.0), 10.0,
+     model(10.5, RE=3.0), None, True, set(), {"persistence_gain": 0.0}),
+    ("still worse than persistence fails", model(10.2, RE=3.0), 10.0, model(10.5, RE=3.0), None, False,
+     {"persistence_gain"}, {"persistence_gain": 0.0}),
+    ("a champion above the bar keeps it", model(8.5, RE=3.0), 10.0, model(8.8, RE=3.0), None, True,
+     set(), {"persistence_gain": 0.10}),
+    ("the board bar per class falls to the champion's gain there", model(5.0, ICE=4.9, RE=3.0), 10.0,
+     model(5.5, ICE=5.2, RE=3.0), model(6.0, ICE=5.0, RE=4.0), True, set(),
+     {"persistence_gain": 0.10, "board_gain": 0.0}),
+    ("a class under the board's forecast fails even lowered", model(5.0, ICE=5.1, RE=3.0), 10.0,
+     model(5.5, ICE=5.2, RE=3.0), model(6.0, ICE=5.0, RE=4.0), False, {"board_gain"},
+     {"board_gain": 0.0}),
+]
+
+
+@pytest.mark.parametrize(("case", "challenger", "persistence", "champion", "board", "expected", "failing",
+                          "bars"), LOWERED_CASES, ids=[c[0] for c in LOWERED_CASES])
+def test_a_champion_under_a_bar_lowers_it_for_a_challenger_that_beats_it(case, challenger, persistence,
+                                                                         champion, board, expected, failing,
+                                                                         bars):
+    passed, checks = gate.decide(LOWERING, challenger, persistence, champion, -0.3, board=board)
+    by_name = {c.name: c for c in checks}
+    assert passed is expected and {c.name for c in checks if not c.passed} == failing
+    assert {name: round(by_name[name].threshold, 6) for name in bars} == bars
+    minimum = {"persistence_gain": RULES.min_gain_over_persistence, "board_gain": RULES.min_gain_over_board}
+    for name in bars:
+        assert ("lowered to the champion's" in by_name[name].reason) is (bars[name] != minimum[name])
+
+
+def test_without_lowering_the_bars_are_absolute():
+    _, checks = gate.decide(RULES, model(9.5, RE=3.0), 10.0, model(9.8, RE=3.0), -0.3)
+    assert checks[0].name == "persistence_gain" and checks[0].threshold == 0.10 and not checks[0].passed
