@@ -50,7 +50,10 @@ def policy_figures(result: dict, first: dt.date, event_day: int | None) -> dict:
            "retrains": len(after), "promotions": len([r for r in after if r["promoted"]]),
            "retrain_cpu_s": result["cpu_s"]["retrain"], "monitor_cpu_s": result["cpu_s"]["monitor"],
            "emails": result["emails"],
-           "promotion_days": [r["tick"] for r in result["retrains"] if r["promoted"]]}
+           "promotion_days": [r["tick"] for r in result["retrains"] if r["promoted"]],
+           "refusals": {r["tick"]: str(r.get("reason"))[:200] for r in after if not r["promoted"]}}
+    if result["verdicts"]:
+        out["verdicts"] = {d: v for d, v in result["verdicts"].items() if not v.startswith("no_drift")}
     if event_day is not None:
         window = [(first + dt.timedelta(days=event_day - 1 + k)).isoformat() for k in range(AFTER_EVENT_DAYS)]
         out["mae_7d_after_event"] = _mean([(daily.get(d) or {}).get("mae_champion") for d in window])

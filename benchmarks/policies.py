@@ -109,7 +109,8 @@ def replay(params: Params, layout: Layout, ticks: list[loop_steps.Tick], policy:
     return {"policy": policy, "retrains": retrains, "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
             "emails": len(outbox.messages(layout)), "daily": daily,
             "board": board_rows(params, layout, final),
-            "estimates": estimates(params, layout) if policy == "drift" else {}}
+            "estimates": estimates(params, layout) if policy == "drift" else {},
+            "verdicts": verdicts(params, layout) if policy == "drift" else {}}
 
 
 def board_rows(params: Params, layout: Layout, as_of: dt.datetime) -> dict[str, dict]:
@@ -142,4 +143,17 @@ def estimates(params: Params, layout: Layout) -> dict[str, float]:
         found = evidence.get("estimated_performance")
         if found and found.get("estimated_mae") is not None:
             out[day.isoformat()] = found["estimated_mae"]
+    return out
+
+
+def verdicts(params: Params, layout: Layout) -> dict[str, str]:
+    """Per checked day, the monitor's verdict and its reason (why a drift did or did not retrain)."""
+    from pipelines.monitoring import monitor
+
+    out = {}
+    for k in range(params.simulation.days):
+        day = params.simulation.start_date + dt.timedelta(days=k)
+        record = monitor.read_decision(params, layout, day)
+        if record.get("verdict"):
+            out[day.isoformat()] = f"{record['verdict']}: {record.get('reason', '')}"[:160]
     return out
