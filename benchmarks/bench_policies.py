@@ -29,7 +29,9 @@ import numpy as np
 
 from benchmarks import policies
 from benchmarks.policies import POLICIES
-from pipelines.config import load_params, scenario
+from pipelines import schema as s
+from pipelines.config import Params, Scenario, load_params, scenario
+from pipelines.sources.simulator.network import build_network
 
 SCENARIOS = ("stationary", "construction", "strike", "storm", "timetable_change", "seasonal_trend")
 CORRIDORS = ("Rhein-Main", "Köln-Frankfurt", "Hamburg-Bremen", "Hamburg S-Bahn")
@@ -52,6 +54,9 @@ def policy_figures(result: dict, first: dt.date, event_day: int | None) -> dict:
            "emails": result["emails"],
            "promotion_days": [r["tick"] for r in result["retrains"] if r["promoted"]],
            "refusals": {r["tick"]: str(r.get("reason"))[:200] for r in after if not r["promoted"]}}
+    for key in ("daily", "daily_scope"):   # day -> [champion MAE, persistence MAE, labeled rows]
+        out[key] = {d["day"]: [round(d["mae_champion"], 4), round(d["mae_persistence"], 4), d["n_labeled"]]
+                    for d in result[key] if d.get("mae_champion") is not None}
     if result["verdicts"]:
         out["verdicts"] = {d: v for d, v in result["verdicts"].items() if not v.startswith("no_drift")}
     if event_day is not None:
@@ -73,6 +78,16 @@ def policy_figures(result: dict, first: dt.date, event_day: int | None) -> dict:
     return out
 
 
+def scope_rows(params: Params, event: Scenario) -> dict[str, list[str]] | None:
+    """The rows an event hits, as a `where` filter: a construction's corridor (the simulator's name) is
+    the feature corridors ('<first stop>-<last stop>') of its lines; other events have none."""
+    if event.kind != "construction":
+        return None
+    lines = build_network(params.simulation.seed, params.simulation.corridors).lines
+    hit = lines[lines["corridor"].isin(event.scope)]
+    return {s.CORRIDOR: sorted({"-".join(sorted((r[0], r[-1]))) for r in hit["route"]})}
+
+
 def play(name: str, seed: int, days: int, corridors: tuple[str, ...], chosen: tuple[str, ...] = POLICIES,
          overrides: dict | None = None) -> dict:
     """One (scenario, seed): build once, replay each policy; the figures per policy."""
@@ -88,8 +103,10 @@ def play(name: str, seed: int, days: int, corridors: tuple[str, ...], chosen: tu
         for policy in chosen:
             t1 = time.perf_counter()
             layout = policies.fork(params, Path(tmp) / "data", Path(tmp) / policy)
-            result = policies.replay(params, layout, ticks, policy, say)
-            event = scenario(params, name).start_day if name not in ("stationary", "seasonal_trend") else None
+            event = scenario(params, name)
+            where = scope_rows(params, event)
+            result = policies.replay(params, layout, ticks, policy, say, where)
+            event = event.start_day if name not in ("stationary", "seasonal_trend") else None
             rows[policy] = policy_figures(result, params.simulation.start_date, event)
             wall[policy] = round(time.perf_counter() - t1, 1)
     return {"scenario": name, "seed": seed, "days": days, "build_s": round(build_s, 1), "replay_s": wall,

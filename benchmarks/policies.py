@@ -78,8 +78,9 @@ def _request(ctx: Context, policy: str, days: list[dt.date], as_of: dt.datetime,
 
 
 def replay(params: Params, layout: Layout, ticks: list[loop_steps.Tick], policy: str,
-           progress: Callable[[str], None] = print) -> dict:
-    """Play the built days under `policy`; its retrains, CPU seconds, emails and daily figures."""
+           progress: Callable[[str], None] = print, where: dict[str, str] | None = None) -> dict:
+    """Play the built days under `policy`; its retrains, CPU seconds, emails and daily figures (also
+    restricted to the event's segment `where`, e.g. {"corridor": "Rhein-Main"})."""
     ctx = Context(params, layout)
     retrains, cpu = [], {"retrain": 0.0, "monitor": 0.0}
     boot_tick = None
@@ -106,8 +107,10 @@ def replay(params: Params, layout: Layout, ticks: list[loop_steps.Tick], policy:
     first = params.simulation.start_date
     daily = [skill.daily_scores(params, layout, first + dt.timedelta(days=k), final)
              for k in range(params.simulation.days)]
+    scoped = [skill.daily_scores(params, layout, first + dt.timedelta(days=k), final, where)
+              for k in range(params.simulation.days)] if where else []
     return {"policy": policy, "retrains": retrains, "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
-            "emails": len(outbox.messages(layout)), "daily": daily,
+            "emails": len(outbox.messages(layout)), "daily": daily, "daily_scope": scoped,
             "board": board_rows(params, layout, final),
             "estimates": estimates(params, layout) if policy == "drift" else {},
             "verdicts": verdicts(params, layout) if policy == "drift" else {}}

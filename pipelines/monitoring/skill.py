@@ -8,7 +8,7 @@ scored on the early, short-delay trains alone.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -44,12 +44,14 @@ def skill(mae: float | None, mae_persistence: float | None, digits: int = DIGITS
 
 
 def labeled_rows(params: Params, layout: Layout, day: dt.date, as_of: dt.datetime,
-                 where: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Labeled rows of `day` known at as_of, with the day's predictions; `where` (column -> value) filters."""
+                 where: Mapping[str, str | Collection[str]] | None = None) -> pd.DataFrame:
+    """Labeled rows of `day` known at as_of, with the day's predictions; `where` (column -> a value or a
+    collection of values) filters."""
     feats = read_frame(layout.day_file("features", day))
     feats = feats[~feats[s.DEPARTURE_ID].isin(quarantined(layout, FEATURES_GATE, day))]
     for column, value in (where or {}).items():
-        feats = feats[feats[column].astype("string") == value]
+        values = [value] if isinstance(value, str) else list(value)
+        feats = feats[feats[column].astype("string").isin(values)]
     if s.BOARD_FORECAST_AVAILABLE not in feats:  # older partitions: the flag is "the board showed one"
         feats[s.BOARD_FORECAST_AVAILABLE] = feats[s.DEST_BOARD_FORECAST].notna()
     feats = feats[[s.DEPARTURE_ID, s.PRED_PERSISTENCE, s.PRED_BOARD_FORECAST, s.BOARD_FORECAST_AVAILABLE]]
@@ -91,7 +93,7 @@ def score_rows(rows: pd.DataFrame) -> dict:
 
 
 def daily_scores(params: Params, layout: Layout, day: dt.date, as_of: dt.datetime,
-                 where: Mapping[str, str] | None = None) -> dict:
+                 where: Mapping[str, str | Collection[str]] | None = None) -> dict:
     """Figures of service date `day` on the labels matured at `as_of` (all None before maturity).
 
     mae_champion: the champion live that day (predictions/<day>.parquet); mae_without_retraining: the
