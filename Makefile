@@ -7,7 +7,7 @@ PY := .venv/bin/python
 # make demo STACK=production: the demo on the production deployment (railcast stack)
 STACK ?= embedded
 
-.PHONY: help setup test test-quick demo bench repro lint audit airflow mlflow serve stack stack-down tools clean
+.PHONY: help setup test test-quick demo bench bench-policies repro lint audit airflow mlflow serve stack stack-down tools clean
 
 help: ## Show this help
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ audit: setup ## Check uv.lock against known vulnerabilities (pip-audit); says so
 
 bench: setup ## Run the benchmarks; JSON results land in benchmarks/results/
 	$(PY) -m benchmarks
+
+bench-policies: setup ## Only the retraining-policy matrix (about an hour on 2 cores; RAILCAST_BENCH_* narrow it)
+	$(PY) -m benchmarks policies
 
 repro: setup ## dvc repro with the project's environment first on PATH (DVC stages call `python`)
 	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dvc repro

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import policies
+from benchmarks import policies, policy_table
 from benchmarks.policies import POLICIES
 from pipelines import schema as s
 from pipelines.config import Params, Scenario, load_params, scenario
@@ -127,8 +127,10 @@ def run() -> dict:
         for seed in seeds:
             results.append(play(name, seed, days, corridors, which, overrides))
             print("RESULT " + json.dumps(results[-1], sort_keys=True), flush=True)
+    summary = policy_table.summarize(results)
+    print(policy_table.markdown(summary), flush=True)
     return {"seeds": seeds, "days": days, "corridors": list(corridors) or "all", "overrides": overrides,
-            "results": results,
+            "summary": summary, "results": results,
             "load_avg": os.getloadavg()}
 
 
