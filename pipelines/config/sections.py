@@ -158,6 +158,7 @@ class Monitor:
     estimated_mae_ratio_threshold: float
     max_retrain_attempts: int
     retry_after_days: int
+    settle_post_event_days: int
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,18 @@ from pipelines.timeutil import parse_instant
 
 def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool, history: list[dict],
             champion: str) -> tuple[drift_rules.Decision, list[dt.date]]:
-    """The drift verdict and the incident's post-event days with matured labels."""
-    post = []
-    if drifted:
-        start = drift_rules.event_start(history, day, params.monitor.incident_quiet_windows)
+    """The drift verdict and the post-event days with matured labels of the incident it concerns (the
+    drifting one, or one answered by a model that saw too few post-event days: its follow-up)."""
+    follow_up, post = None, []
+    if answered := drift_rules.answered_incident(history, day, champion):
+        seen = len(mi.post_event_days(params, layout, *answered))
+        follow_up = (answered[0], seen) if seen < params.monitor.settle_post_event_days else None
+    start = drift_rules.event_start(history, day, params.monitor.incident_quiet_windows) if drifted \
+        else (follow_up or (None,))[0]
+    if start is not None:
         post = mi.post_event_days(params, layout, start, day)
-    return drift_rules.decide_drift(history, day, drifted, len(post), params.monitor, champion), post
+    decision = drift_rules.decide_drift(history, day, drifted, len(post), params.monitor, champion, follow_up)
+    return decision, post
 
 
 def _alert(evidence: dict, history: list[dict]) -> dict | None:

@@ -1,4 +1,5 @@
-"""Pure decision rules of the monitor: persistence, incident start, cooldown, deferral, bootstrap.
+"""Pure decision rules of the monitor: persistence, incident start, cooldown, deferral, retries, follow-up,
+bootstrap.
 
 `history` is the monitor's own earlier records (monitoring/<day>.json), each a dict with at least
 `day` (ISO date), `drifted` (bool), `verdict` and `event_start` (ISO date or None). Only records of days
@@ -78,6 +79,29 @@ def _retry(attempts: list[dict], day: dt.date, champion: str | None, monitor: Mo
     return None
 
 
+def answered_incident(history: list[dict], day: dt.date,
+                      champion: str | None) -> tuple[dt.date, dt.date] | None:
+    """(incident start, retrain day) of the latest drift retrain verdict when it was promoted (the
+    champion it was checked against is no longer the champion); None otherwise."""
+    retrains = [r for _, r in sorted(_by_day(history, day).items())
+                if r.get("verdict") == RETRAIN and r.get("event_start")]
+    if champion is None or not retrains or retrains[-1].get("champion") == champion:
+        return None
+    return dt.date.fromisoformat(retrains[-1]["event_start"]), dt.date.fromisoformat(retrains[-1]["day"])
+
+
+def _follow_up(follow_up: tuple[dt.date, int] | None, post_event_days: int,
+               monitor: Monitor) -> Decision | None:
+    """The follow-up retrain of an incident answered early: its promoted model saw `follow_up[1]` post-event
+    days (fewer than settle_post_event_days); once that many have matured, the new regime is learned
+    from them, drift or not (the new champion's own reference may no longer show it)."""
+    if follow_up is None or post_event_days < monitor.settle_post_event_days:
+        return None
+    start, seen = follow_up
+    return Decision(RETRAIN, f"follow-up of the incident started {start}: its promoted model was trained "
+                             f"with {seen} post-event day(s); {post_event_days} have matured", start)
+
+
 def decide_bootstrap(trainable: bool, why_not: str) -> Decision:
     """No champion: retrain (bootstrap) once the training window and holdout exist, else wait."""
     if trainable:
@@ -86,12 +110,19 @@ def decide_bootstrap(trainable: bool, why_not: str) -> Decision:
 
 
 def decide_drift(history: list[dict], day: dt.date, drifted: bool, post_event_days: int,
-                 monitor: Monitor, champion: str | None = None) -> Decision:
+                 monitor: Monitor, champion: str | None = None,
+                 follow_up: tuple[dt.date, int] | None = None) -> Decision:
     """The verdict of a window with a champion (`champion`, the version checked), from its drift flag and
-    the monitor's history."""
+    the monitor's history. `follow_up` is (start, post-event days seen) of an incident answered by a model
+    that saw fewer than settle_post_event_days; then `post_event_days` counts that incident's days when
+    the window did not drift."""
     if not drifted:
-        return Decision(NO_DRIFT, "no drift signal in this window")
+        quiet = Decision(NO_DRIFT, "no drift signal in this window")
+        return _follow_up(follow_up, post_event_days, monitor) or quiet
     start = event_start(history, day, monitor.incident_quiet_windows)
+    if follow_up is not None and follow_up[0] == start and (again := _follow_up(follow_up, post_event_days,
+                                                                                monitor)):
+        return again
     hits = persistence(history, day, drifted, monitor.persistence_n)
     if hits < monitor.persistence_k:
         return Decision(DRIFT, f"drift in {hits} of the last {monitor.persistence_n} windows; "

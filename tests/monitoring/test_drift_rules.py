@@ -152,3 +152,36 @@ def test_a_refused_retrain_does_not_end_the_incident(name, hist, champion, overr
     decision = r.decide_drift(hist, D, True, 5, rules(**settings), champion)
     assert decision.verdict == verdict and reason in decision.reason, decision.reason
     assert decision.event_start == D - dt.timedelta(days=8 if "gave up" in reason else 4)
+
+
+def test_a_promoted_drift_retrain_is_the_answered_incident() -> None:
+    hist = served(*incident((4,), 4))
+    assert r.answered_incident(hist, D, "2") == (D - dt.timedelta(days=4), D - dt.timedelta(days=4))
+    assert r.answered_incident(hist, D, "1") is None, "refused: the champion it was checked against stays"
+    assert r.answered_incident(hist, D, None) is None
+    boot = served((3, False, r.RETRAIN, None, "1"))
+    assert r.answered_incident(boot, D, "2") is None, "a bootstrap is no incident"
+
+
+START = D - dt.timedelta(days=5)
+FOLLOW_UP_CASES = [
+    # (name, drifted today, follow-up, post-event days, verdict, reason contains)
+    ("quiet, the promoted model saw 2 days, 6 matured", False, (START, 2), 6, r.RETRAIN, "follow-up"),
+    ("quiet, not matured yet", False, (START, 2), 5, r.NO_DRIFT, "no drift signal"),
+    ("quiet, no early answer", False, None, 6, r.NO_DRIFT, "no drift signal"),
+    ("still drifting: no cooldown for the follow-up", True, (START, 2), 6, r.RETRAIN, "follow-up"),
+    ("drifting in a new incident: the usual rules", True, (D - dt.timedelta(days=20), 2), 6, r.DRIFT,
+     "cooldown"),
+]
+
+
+@pytest.mark.parametrize(("name", "drifted", "follow_up", "post", "verdict", "reason"), FOLLOW_UP_CASES,
+                         ids=[c[0] for c in FOLLOW_UP_CASES])
+def test_an_incident_answered_early_is_retrained_once_more(name, drifted, follow_up, post, verdict,
+                                                           reason) -> None:
+    hist = served(*((ago, True, r.RETRAIN if ago == 3 else r.DRIFT, 5, "1") for ago in range(5, 0, -1)))
+    decision = r.decide_drift(hist, D, drifted, post, rules(settle_post_event_days=6, cooldown_days=5), "2",
+                              follow_up)
+    assert decision.verdict == verdict and reason in decision.reason, decision.reason
+    if verdict == r.RETRAIN:
+        assert decision.event_start == START

@@ -284,3 +284,31 @@ def test_cli_without_a_registered_champion(setup, capsys):
     _, root, _ = setup
     code = cli_main(["monitor", "--home", str(root / "cli"), "--date", DAY.isoformat()])
     assert code == 0 and '"verdict": "no_champion"' in capsys.readouterr().out
+
+
+def test_an_early_promotion_gets_one_follow_up_retrain_once_the_new_regime_has_matured(setup):
+    """Before, the first promotion answered an incident: a model trained with one post-event day served
+    on, because the new champion's own reference no longer showed the drift. Now the incident is retrained
+    once more when settle_post_event_days have matured, drift or not, and only once."""
+    params, root, reference = setup
+    params = dataclasses.replace(params, monitor=dataclasses.replace(params.monitor,
+                                                                     settle_post_event_days=4))
+    layout = Layout(params, root / "follow-up")
+
+    class Promoted(FileReference):   # the day-2 retrain passed the gate: version 2 serves from day 3
+        def champion(self, day):
+            return VERSION if day <= DAY + dt.timedelta(days=1) else "2"
+
+    champion = Promoted(reference.path, VERSION)
+    results = []
+    for i, day in enumerate(days(6)):
+        version = champion.champion(day)
+        shifted = window_frame(day, ROWS, 40 + i, minutes=8.0 if i < 2 else 0.0)
+        write_window(layout, shifted, version=version)
+        results.append(monitor.run(params, layout, day, reference=champion, log_mlflow=False))
+    verdicts = [r["verdict"] for r in results]
+    assert verdicts == ["drift", "retrain", "no_drift", "retrain", "no_drift", "no_drift"], verdicts
+    follow_up = results[3]
+    assert "follow-up of the incident started 2025-09-20" in follow_up["reason"], follow_up["reason"]
+    assert "trained with 2 post-event day(s); 4 have matured" in follow_up["reason"]
+    assert follow_up["evidence"]["event_start"] == DAY.isoformat() and follow_up["alert"] is None
