@@ -159,6 +159,7 @@ class Monitor:
     max_retrain_attempts: int
     retry_after_days: int
     settle_post_event_days: int
+    warm_up: bool
 
 
 @dataclass(frozen=True)

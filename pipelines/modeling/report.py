@@ -14,7 +14,7 @@ import pandas as pd
 from pipelines import schema as s
 from pipelines.config import PROJECT_ROOT, Params
 
-TRIGGER_KINDS = ("bootstrap", "drift", "manual")
+TRIGGER_KINDS = ("bootstrap", "warm_up", "drift", "manual")
 
 
 def git_commit() -> str:
@@ -41,7 +41,7 @@ def params_snapshot(params: Params) -> dict:
 
 
 def check_trigger(trigger: dict) -> dict:
-    """Validate a trigger: kind bootstrap / drift / manual; manual needs a reason."""
+    """Validate a trigger: kind bootstrap / warm_up / drift / manual; manual needs a reason."""
     kind = trigger.get("kind")
     if kind not in TRIGGER_KINDS:
         raise ValueError(f"trigger kind must be one of {TRIGGER_KINDS}, got {kind!r}")

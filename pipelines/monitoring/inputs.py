@@ -124,6 +124,14 @@ def bootstrap_ready(params: Params, layout: Layout, day: dt.date) -> tuple[bool,
     return True, f"window {window[0]}..{window[-1]}, holdout {holdout[0]}..{holdout[-1]}"
 
 
+def window_size(params: Params, layout: Layout, day: dt.date) -> int:
+    """How many training days `train` would use as of the day's close (0 when it could not train)."""
+    try:
+        return len(td.split_days(params, layout, close_time(params, day))[0])
+    except StageError:
+        return 0
+
+
 def post_event_days(params: Params, layout: Layout, start: dt.date, day: dt.date) -> list[dt.date]:
     """Days from the incident start through `day` whose labels all matured by the day's close."""
     as_of = close_time(params, day)

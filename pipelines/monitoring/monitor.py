@@ -28,10 +28,20 @@ from pipelines.storage import Layout, read_json, write_json
 from pipelines.timeutil import parse_instant
 
 
+def _warm_up(params: Params, layout: Layout, day: dt.date, history: list[dict],
+             champion: str) -> tuple[dt.date, int, int] | None:
+    """(bootstrap day, its training days, days now) when the bootstrap champion's warm-up retrain is due."""
+    boot = drift_rules.bootstrap_answered(history, day, champion) if params.monitor.warm_up else None
+    if boot is None:
+        return None
+    then, now = mi.window_size(params, layout, boot), mi.window_size(params, layout, day)
+    return (boot, then, now) if then < params.train.window_days <= now else None
+
+
 def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool, history: list[dict],
             champion: str) -> tuple[drift_rules.Decision, list[dt.date]]:
-    """The drift verdict and the post-event days with matured labels of the incident it concerns (the
-    drifting one, or one answered by a model that saw too few post-event days: its follow-up)."""
+    """The verdict and the post-event days with matured labels of the incident it concerns (the drifting
+    one, or one answered by a model that saw too few post-event days: its follow-up)."""
     follow_up, post = None, []
     if answered := drift_rules.answered_incident(history, day, champion):
         seen = len(mi.post_event_days(params, layout, *answered))
@@ -40,7 +50,9 @@ def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool, history
         else (follow_up or (None,))[0]
     if start is not None:
         post = mi.post_event_days(params, layout, start, day)
-    decision = drift_rules.decide_drift(history, day, drifted, len(post), params.monitor, champion, follow_up)
+    warm_up = None if drifted else _warm_up(params, layout, day, history, champion)
+    decision = drift_rules.decide_drift(history, day, drifted, len(post), params.monitor, champion, follow_up,
+                                        warm_up)
     return decision, post
 
 
@@ -48,7 +60,8 @@ def _alert(evidence: dict, history: list[dict]) -> dict | None:
     """The verdict's email, once per incident: the first drift verdict of an incident (the day the drift is
     seen, before persistence allows a retrain), or the bootstrap / empty-window alert."""
     verdict, key = evidence["verdict"], evidence.get("incident_key")
-    if verdict in (drift_rules.EMPTY_WINDOW, drift_rules.RETRAIN) and evidence["kind"] != "drift":
+    if verdict in (drift_rules.EMPTY_WINDOW, drift_rules.RETRAIN) and evidence["kind"] not in (
+            "drift", drift_rules.WARM_UP):   # a warm-up is told by its promotion decision
         return monitor_alert.alert_from_evidence(evidence)
     if verdict in (drift_rules.DRIFT, drift_rules.DEFERRED, drift_rules.RETRAIN) and key:
         if not any(r.get("alerted") and r.get("incident_key") == key for r in history):
@@ -76,7 +89,8 @@ def judge(params: Params, layout: Layout, day: dt.date, version: str | None, ref
     snapshot, checks = mc.check_window(params.monitor, ref, current)
     decision, post = _decide(params, layout, day, checks["drifted"], history, version)
     start = decision.event_start.isoformat() if decision.event_start else None
-    return decision, snapshot, {"kind": "drift", **checks, "post_event_days": [d.isoformat() for d in post],
+    post_days = [d.isoformat() for d in post]
+    return decision, snapshot, {"kind": decision.kind or "drift", **checks, "post_event_days": post_days,
                                 "event_start": start, "incident_key": f"drift|{start}" if start else None,
                                 **refused}
 

@@ -15,6 +15,7 @@ from pipelines.config import Monitor
 
 NO_CHAMPION, NO_DRIFT, DRIFT, RETRAIN, DEFERRED, EMPTY_WINDOW = (
     "no_champion", "no_drift", "drift", "retrain", "deferred", "empty_window")
+WARM_UP = "warm_up"   # the kind of a retrain that completes a bootstrap model's training window
 VERDICTS = (NO_CHAMPION, NO_DRIFT, DRIFT, RETRAIN, DEFERRED, EMPTY_WINDOW)
 
 
@@ -25,6 +26,7 @@ class Decision:
     verdict: str
     reason: str
     event_start: dt.date | None = None
+    kind: str | None = None   # WARM_UP for a warm-up retrain; else the window's kind (drift)
 
 
 def _by_day(history: list[dict], day: dt.date) -> dict[dt.date, dict]:
@@ -90,6 +92,25 @@ def answered_incident(history: list[dict], day: dt.date,
     return dt.date.fromisoformat(retrains[-1]["event_start"]), dt.date.fromisoformat(retrains[-1]["day"])
 
 
+def bootstrap_answered(history: list[dict], day: dt.date, champion: str | None) -> dt.date | None:
+    """The day of the bootstrap retrain verdict when it is the latest retrain verdict and its model was
+    promoted (a champion exists now); None otherwise."""
+    retrains = [r for _, r in sorted(_by_day(history, day).items()) if r.get("verdict") == RETRAIN]
+    if champion is None or not retrains or retrains[-1].get("event_start") or retrains[-1].get("champion"):
+        return None
+    return dt.date.fromisoformat(retrains[-1]["day"])
+
+
+def _warm_up(warm_up: tuple[dt.date, int, int] | None) -> Decision | None:
+    """The one retrain of a bootstrap champion trained on a partial window (`warm_up`: bootstrap day, its
+    training days, the days available now), once the full window is available."""
+    if warm_up is None:
+        return None
+    boot, then, now = warm_up
+    return Decision(RETRAIN, f"warm-up: the bootstrap model of {boot} was trained on {then} day(s); "
+                             f"the full window of {now} days is available now", None, WARM_UP)
+
+
 def _follow_up(follow_up: tuple[dt.date, int] | None, post_event_days: int,
                monitor: Monitor) -> Decision | None:
     """The follow-up retrain of an incident answered early: its promoted model saw `follow_up[1]` post-event
@@ -111,14 +132,16 @@ def decide_bootstrap(trainable: bool, why_not: str) -> Decision:
 
 def decide_drift(history: list[dict], day: dt.date, drifted: bool, post_event_days: int,
                  monitor: Monitor, champion: str | None = None,
-                 follow_up: tuple[dt.date, int] | None = None) -> Decision:
+                 follow_up: tuple[dt.date, int] | None = None,
+                 warm_up: tuple[dt.date, int, int] | None = None) -> Decision:
     """The verdict of a window with a champion (`champion`, the version checked), from its drift flag and
     the monitor's history. `follow_up` is (start, post-event days seen) of an incident answered by a model
     that saw fewer than settle_post_event_days; then `post_event_days` counts that incident's days when
-    the window did not drift."""
+    the window did not drift. `warm_up` (bootstrap day, its training days, days now) is due on a quiet
+    window."""
     if not drifted:
         quiet = Decision(NO_DRIFT, "no drift signal in this window")
-        return _follow_up(follow_up, post_event_days, monitor) or quiet
+        return _follow_up(follow_up, post_event_days, monitor) or _warm_up(warm_up) or quiet
     start = event_start(history, day, monitor.incident_quiet_windows)
     if follow_up is not None and follow_up[0] == start and (again := _follow_up(follow_up, post_event_days,
                                                                                 monitor)):

@@ -34,9 +34,10 @@ def retrain_request(conf: Mapping[str, Any] | None, events: Iterable[Mapping[str
         raise StageError("retrain needs a drift event with extra.window_end or conf with reason and as_of")
     latest = max(events, key=lambda e: orch.instant(e["window_end"]))
     evidence = {str(e.get("day", e["window_end"])): e.get("evidence") for e in events}
-    # The monitor's first model comes through the same asset: its evidence says kind "bootstrap".
+    # The monitor's first model comes through the same asset: its evidence says kind "bootstrap"; the
+    # retrain completing its training window says "warm_up".
     kinds = {(e.get("evidence") or {}).get("kind") for e in events}
-    kind = "bootstrap" if kinds == {"bootstrap"} else "drift"
+    kind = next(iter(kinds)) if kinds in ({"bootstrap"}, {"warm_up"}) else "drift"
     return {"as_of": orch.instant(latest["window_end"]).isoformat(),
             "trigger": {"kind": kind, "evidence": orch.jsonable(evidence)}, **dry}
 

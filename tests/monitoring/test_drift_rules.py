@@ -185,3 +185,18 @@ def test_an_incident_answered_early_is_retrained_once_more(name, drifted, follow
     assert decision.verdict == verdict and reason in decision.reason, decision.reason
     if verdict == r.RETRAIN:
         assert decision.event_start == START
+
+
+def test_a_promoted_bootstrap_is_warmed_up_once_on_a_quiet_window() -> None:
+    boot = D - dt.timedelta(days=7)
+    hist = served((7, False, r.RETRAIN, None, None), (6, False, r.NO_DRIFT, None, "1"))
+    for record in hist:   # the bootstrap verdict was given without a champion
+        record["champion"] = None if record["verdict"] == r.RETRAIN else "1"
+    assert r.bootstrap_answered(hist, D, "1") == boot
+    assert r.bootstrap_answered(hist, D, None) is None, "not promoted (yet)"
+    later = [*hist, *served((2, False, r.RETRAIN, None, "1"))]   # the warm-up itself: a champion existed
+    assert r.bootstrap_answered(later, D, "1") is None, "once"
+    decision = r.decide_drift(hist, D, False, 0, rules(), "1", None, (boot, 7, 14))
+    assert (decision.verdict, decision.kind, decision.event_start) == (r.RETRAIN, r.WARM_UP, None)
+    assert "trained on 7 day(s); the full window of 14 days" in decision.reason
+    assert r.decide_drift(hist, D, False, 0, rules(), "1").verdict == r.NO_DRIFT
