@@ -1,7 +1,8 @@
 """The policy benchmark's figures to reach, from its per-(scenario, seed) results.
 
-Day numbers are 1-based calendar days of the simulation; a retrain at tick t runs on the morning after
-day t, so its model first serves day t + 1, and "days to promotion" is t + 1 - the event's first day.
+Day numbers are 1-based calendar days of the simulation. The replay's tick t runs on the morning of day t
+(its monitor checks day t - 1), so a model promoted at tick t first serves day t, and "days to
+promotion" is t - the event's first day.
 
     python -m benchmarks.policy_table results.json   # the summary and its markdown table
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +50,9 @@ def persistent(run: dict, first: dt.date, start: int) -> dict:
     """After a persistent shift: days to the first promotion, its 7 days against the stale champion
     (overall and on the event's rows) and the skill after it against the skill before the event."""
     drift, never = run["policies"]["drift"], run["policies"].get("never")
-    ticks = [t for t in drift["promotion_days"] if t + 1 > start]
-    out = {"days_to_promotion": (ticks[0] + 1 - start) if ticks else None}
-    served = ticks[0] + 1 if ticks else start + 3
+    ticks = [t for t in drift["promotion_days"] if t > start]
+    out = {"days_to_promotion": (ticks[0] - start) if ticks else None}
+    served = ticks[0] if ticks else start + 3
     after = [_day(first, served + k) for k in range(AFTER)]
     before = [d for d in drift["daily"] if d < _day(first, start)]
     for key, suffix in (("daily", ""), ("daily_scope", "_scope")):
@@ -74,7 +74,7 @@ def transient(run: dict, first: dt.date, start: int, end: int) -> dict:
     during = [_day(first, k) for k in range(start, end + 1)]
     signals = [d for d, v in drift.get("verdicts", {}).items() if d in during and not v.startswith("no_")]
     out = {"drift_signal_during_event": bool(signals)}
-    promoted = [t for t in drift["promotion_days"] if t + 1 > start]
+    promoted = [t for t in drift["promotion_days"] if t > start]
     if promoted and never:
         after = [_day(first, end + 1 + k) for k in range(AFTER)]
         out["gain_vs_stale_after_event"] = _gain(_pooled(drift["daily"], after)[0],
@@ -148,8 +148,30 @@ def read_results(path: Path) -> list[dict]:
     return found
 
 
-if __name__ == "__main__":
-    found = [r for arg in sys.argv[1:] for r in read_results(Path(arg))]
+def main(argv: list[str] | None = None) -> None:
+    """Summarize result files or logs (e.g. of matrix parts run side by side); --write one result file."""
+    import argparse
+    import subprocess
+
+    from benchmarks.__main__ import machine
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.policy_table", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", type=Path, help="bench results (JSON) or logs with RESULT lines")
+    parser.add_argument("--write", type=Path, help="write results, summary and table to this JSON file")
+    args = parser.parse_args(argv)
+    found = sorted((r for path in args.inputs for r in read_results(path)),
+                   key=lambda r: (r["scenario"], r["seed"]))
     summary = summarize(found)
-    print(json.dumps(summary, indent=2, sort_keys=True))
     print(markdown(summary))
+    if args.write:
+        code = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=False).stdout.strip()
+        args.write.write_text(json.dumps({"benchmark": "bench_policies", "machine": machine(), "code": code,
+                                          "summary": summary, "table": markdown(summary).splitlines(),
+                                          "results": found}, indent=1, sort_keys=True) + "\n")
+        print(f"written to {args.write}")
+
+
+if __name__ == "__main__":
+    main()
