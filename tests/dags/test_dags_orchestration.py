@@ -74,6 +74,9 @@ def test_retrain_request_from_manual_conf_or_drift_events_never_the_clock():
     first = lifecycle.retrain_request({}, [{"day": "2025-09-08", "window_end": "2025-09-09T22:00:00+00:00",
                                        "evidence": {"kind": "bootstrap"}}])
     assert first["trigger"]["kind"] == "bootstrap"
+    warm = lifecycle.retrain_request({}, [{"day": "2025-09-16", "window_end": "2025-09-17T22:00:00+00:00",
+                                      "evidence": {"kind": "warm_up"}}])
+    assert warm["trigger"]["kind"] == "warm_up"
     with pytest.raises(StageError, match="reason"):
         lifecycle.retrain_request({"as_of": "2025-09-20T00:00:00Z"}, events)
     with pytest.raises(StageError, match="drift event"):
