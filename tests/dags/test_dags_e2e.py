@@ -44,7 +44,8 @@ def test_build_dataset_then_retrain_promotes_then_a_stricter_gate_refuses(tmp_pa
     params_file, params, layout = small_params(tmp_path, train=TRAIN)
     (tmp_path / "strict").mkdir()
     strict_file, _, _ = small_params(tmp_path / "strict", train=TRAIN,
-                                     gate={"min_gain_over_persistence": 0.95})
+                                     gate={"min_gain_over_persistence": 0.95,
+                                           "lower_bars_to_champion": False})   # an absolute bar
     mailbox = Mailbox()
     mailbox.server.start()
     try:
