@@ -28,9 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import policies, policy_table
+from benchmarks.policy_table import mean
 from benchmarks.policies import POLICIES
 from pipelines import schema as s
 from pipelines.config import Params, Scenario, load_params, scenario
+from pipelines.features.compute import corridor_of
 from pipelines.sources.simulator.network import build_network
 
 SCENARIOS = ("stationary", "construction", "strike", "storm", "timetable_change", "seasonal_trend")
@@ -38,17 +40,12 @@ CORRIDORS = ("Rhein-Main", "Köln-Frankfurt", "Hamburg-Bremen", "Hamburg S-Bahn"
 AFTER_EVENT_DAYS = 7
 
 
-def _mean(values: list[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return round(float(np.mean(kept)), 4) if kept else None
-
-
 def policy_figures(result: dict, first: dt.date, event_day: int | None) -> dict:
     """The table row of one policy: MAE over the post-bootstrap days and the 7 days from the event."""
     daily = {d["day"]: d for d in result["daily"]}
     served = [d for d in result["daily"] if d.get("mae_champion") is not None]
     after = [r for r in result["retrains"] if r["trigger"] != "bootstrap"]
-    out = {"mean_daily_mae": _mean([d["mae_champion"] for d in served]), "days_scored": len(served),
+    out = {"mean_daily_mae": mean([d["mae_champion"] for d in served]), "days_scored": len(served),
            "retrains": len(after), "promotions": len([r for r in after if r["promoted"]]),
            "retrain_cpu_s": result["cpu_s"]["retrain"], "monitor_cpu_s": result["cpu_s"]["monitor"],
            "emails": result["emails"],
@@ -61,7 +58,7 @@ def policy_figures(result: dict, first: dt.date, event_day: int | None) -> dict:
         out["verdicts"] = {d: v for d, v in result["verdicts"].items() if not v.startswith("no_drift")}
     if event_day is not None:
         window = [(first + dt.timedelta(days=event_day - 1 + k)).isoformat() for k in range(AFTER_EVENT_DAYS)]
-        out["mae_7d_after_event"] = _mean([(daily.get(d) or {}).get("mae_champion") for d in window])
+        out["mae_7d_after_event"] = mean([(daily.get(d) or {}).get("mae_champion") for d in window])
     board = result["board"]
     if board:
         n = sum(b["n"] for b in board.values())
@@ -85,7 +82,7 @@ def scope_rows(params: Params, event: Scenario) -> dict[str, list[str]] | None:
         return None
     lines = build_network(params.simulation.seed, params.simulation.corridors).lines
     hit = lines[lines["corridor"].isin(event.scope)]
-    return {s.CORRIDOR: sorted({"-".join(sorted((r[0], r[-1]))) for r in hit["route"]})}
+    return {s.CORRIDOR: sorted({corridor_of("|".join(route)) for route in hit["route"]})}
 
 
 def play(name: str, seed: int, days: int, corridors: tuple[str, ...], chosen: tuple[str, ...] = POLICIES,

@@ -41,7 +41,8 @@ def _gain(new: float | None, old: float | None) -> float | None:
     return None if new is None or not old else round(1 - new / old, 4)
 
 
-def _mean(values: list) -> float | None:
+def mean(values: list) -> float | None:
+    """Mean of the values that are not None, 4 decimals; None when none is."""
     kept = [v for v in values if v is not None]
     return round(float(np.mean(kept)), 4) if kept else None
 
@@ -94,7 +95,7 @@ def summarize(results: list[dict]) -> dict:
         table = {}
         for policy in sorted({p for r in runs for p in r["policies"]}):
             rows = [r["policies"][policy] for r in runs if policy in r["policies"]]
-            table[policy] = {k: _mean([row.get(k) for row in rows]) for k in (
+            table[policy] = {k: mean([row.get(k) for row in rows]) for k in (
                 "mean_daily_mae", "mae_7d_after_event", "retrains", "promotions", "retrain_cpu_s", "emails",
                 "gain_over_board", "estimate_corr")}
         figures = {"seeds": [r["seed"] for r in runs], "policies": table}

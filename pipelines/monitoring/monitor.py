@@ -34,8 +34,11 @@ def _warm_up(params: Params, layout: Layout, day: dt.date, history: list[dict],
     boot = drift_rules.bootstrap_answered(history, day, champion) if params.monitor.warm_up else None
     if boot is None:
         return None
-    then, now = mi.window_size(params, layout, boot), mi.window_size(params, layout, day)
-    return (boot, then, now) if then < params.train.window_days <= now else None
+    then = mi.window_size(params, layout, boot)   # a bootstrap on a full window needs no warm-up
+    if then >= params.train.window_days:
+        return None
+    now = mi.window_size(params, layout, day)
+    return (boot, then, now) if now >= params.train.window_days else None
 
 
 def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool, history: list[dict],
@@ -46,8 +49,10 @@ def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool, history
     if answered := drift_rules.answered_incident(history, day, champion):
         seen = len(mi.post_event_days(params, layout, *answered))
         follow_up = (answered[0], seen) if seen < params.monitor.settle_post_event_days else None
-    start = drift_rules.event_start(history, day, params.monitor.incident_quiet_windows) if drifted \
-        else (follow_up or (None,))[0]
+    if drifted:
+        start = drift_rules.event_start(history, day, params.monitor.incident_quiet_windows)
+    else:
+        start = follow_up[0] if follow_up else None
     if start is not None:
         post = mi.post_event_days(params, layout, start, day)
     warm_up = None if drifted else _warm_up(params, layout, day, history, champion)

@@ -53,10 +53,15 @@ def event_start(history: list[dict], day: dt.date, quiet_windows: int = 1) -> dt
     return start
 
 
+def _retrains(history: list[dict], day: dt.date) -> list[dict]:
+    """The retrain verdicts (bootstrap, warm-up or drift) of the days before `day`, oldest first."""
+    return [r for _, r in sorted(_by_day(history, day).items()) if r.get("verdict") == RETRAIN]
+
+
 def last_retrain(history: list[dict], day: dt.date) -> dt.date | None:
     """The latest day before `day` with a retrain verdict (bootstrap or drift)."""
-    days = [d for d, r in _by_day(history, day).items() if r.get("verdict") == RETRAIN]
-    return max(days) if days else None
+    retrains = _retrains(history, day)
+    return dt.date.fromisoformat(retrains[-1]["day"]) if retrains else None
 
 
 def incident_attempts(history: list[dict], day: dt.date, start: dt.date) -> list[dict]:
@@ -85,8 +90,7 @@ def answered_incident(history: list[dict], day: dt.date,
                       champion: str | None) -> tuple[dt.date, dt.date] | None:
     """(incident start, retrain day) of the latest drift retrain verdict when it was promoted (the
     champion it was checked against is no longer the champion); None otherwise."""
-    retrains = [r for _, r in sorted(_by_day(history, day).items())
-                if r.get("verdict") == RETRAIN and r.get("event_start")]
+    retrains = [r for r in _retrains(history, day) if r.get("event_start")]
     if champion is None or not retrains or retrains[-1].get("champion") == champion:
         return None
     return dt.date.fromisoformat(retrains[-1]["event_start"]), dt.date.fromisoformat(retrains[-1]["day"])
@@ -95,7 +99,7 @@ def answered_incident(history: list[dict], day: dt.date,
 def bootstrap_answered(history: list[dict], day: dt.date, champion: str | None) -> dt.date | None:
     """The day of the bootstrap retrain verdict when it is the latest retrain verdict and its model was
     promoted (a champion exists now); None otherwise."""
-    retrains = [r for _, r in sorted(_by_day(history, day).items()) if r.get("verdict") == RETRAIN]
+    retrains = _retrains(history, day)
     if champion is None or not retrains or retrains[-1].get("event_start") or retrains[-1].get("champion"):
         return None
     return dt.date.fromisoformat(retrains[-1]["day"])
