@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import policies, policy_table
-from benchmarks.policy_table import mean
 from benchmarks.policies import POLICIES
+from benchmarks.policy_table import mean
 from pipelines import schema as s
 from pipelines.config import Params, Scenario, load_params, scenario
 from pipelines.features.compute import corridor_of
