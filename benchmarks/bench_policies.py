@@ -91,6 +91,7 @@ def play(name: str, seed: int, days: int, corridors: tuple[str, ...], chosen: tu
     base = load_params(overrides=overrides)
     base = dataclasses.replace(base, simulation=dataclasses.replace(base.simulation, corridors=corridors))
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+    code = policy_table.code_version()
     say = lambda line: print(f"[{name} seed {seed}] {line}", flush=True)  # noqa: E731
     with tempfile.TemporaryDirectory(prefix=f"bench-policies-{name}-") as tmp:
         t0 = time.perf_counter()
@@ -104,7 +105,7 @@ def play(name: str, seed: int, days: int, corridors: tuple[str, ...], chosen: tu
             where = scope_rows(params, event)
             result = policies.replay(params, layout, ticks, policy, say, where)
             event = event.start_day if name not in ("stationary", "seasonal_trend") else None
-            rows[policy] = policy_figures(result, params.simulation.start_date, event)
+            rows[policy] = {**policy_figures(result, params.simulation.start_date, event), "code": code}
             wall[policy] = round(time.perf_counter() - t1, 1)
     return {"scenario": name, "seed": seed, "days": days, "build_s": round(build_s, 1), "replay_s": wall,
             "policies": rows}

@@ -47,6 +47,41 @@ def mean(values: list) -> float | None:
     return round(float(np.mean(kept)), 4) if kept else None
 
 
+def retrain_kinds(verdicts: dict[str, str]) -> dict[str, int]:
+    """The drift policy's retrain verdicts by kind (bootstrap, warm_up, follow_up, drift), from their
+    reasons ("retrain: warm-up: ...")."""
+    out: dict[str, int] = {}
+    for verdict in verdicts.values():
+        if verdict.startswith("retrain: "):
+            reason = verdict.removeprefix("retrain: ")
+            kind = next((k for k in ("bootstrap", "warm-up", "follow-up") if reason.startswith(k)), "drift")
+            out[kind.replace("-", "_")] = out.get(kind.replace("-", "_"), 0) + 1
+    return out
+
+
+def merged(results: list[dict]) -> list[dict]:
+    """One result per (scenario, seed), sorted: a later result's policies replace an earlier one's (a
+    policy re-run after a change), the others are kept with the code version each row records."""
+    cells: dict[tuple[str, int], dict] = {}
+    for result in results:
+        key = (result["scenario"], result["seed"])
+        if key in cells:
+            result = {**cells[key], **result, "policies": {**cells[key]["policies"], **result["policies"]}}
+        cells[key] = result
+    return [cells[k] for k in sorted(cells)]
+
+
+def code_version() -> str:
+    """The checkout's short commit, '+' when it has uncommitted changes ('' outside git)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=False).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD")
+    return head + ("+" if head and git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def persistent(run: dict, first: dt.date, start: int) -> dict:
     """After a persistent shift: days to the first promotion, its 7 days against the stale champion
     (overall and on the event's rows) and the skill after it against the skill before the event."""
@@ -110,9 +145,11 @@ def summarize(results: list[dict]) -> dict:
         elif name in TRANSIENT:
             figures["per_seed"] = {r["seed"]: transient(r, first, event.start_day, event.end_day)
                                    for r in drift_runs}
-        elif name == "stationary":
-            figures["drift_retrains_per_seed"] = {r["seed"]: r["policies"]["drift"]["retrains"]
-                                                  for r in drift_runs}
+        kinds = {r["seed"]: retrain_kinds(r["policies"]["drift"].get("verdicts", {})) for r in drift_runs}
+        figures["retrain_kinds_per_seed"] = kinds
+        if name == "stationary":   # the figure to reach counts drift retrains, not the bootstrap's warm-up
+            figures["drift_retrains_per_seed"] = {seed: k.get("drift", 0) + k.get("follow_up", 0)
+                                                  for seed, k in kinds.items()}
         out[name] = figures
     return out
 
@@ -152,23 +189,22 @@ def read_results(path: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     """Summarize result files or logs (e.g. of matrix parts run side by side); --write one result file."""
     import argparse
-    import subprocess
 
     from benchmarks.__main__ import machine
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.policy_table", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("inputs", nargs="+", type=Path, help="bench results (JSON) or logs with RESULT lines")
+    parser.add_argument("inputs", nargs="+", type=Path,
+                        help="bench results (JSON) or logs with RESULT lines; a later one's policy row "
+                             "replaces an earlier one's")
     parser.add_argument("--write", type=Path, help="write results, summary and table to this JSON file")
     args = parser.parse_args(argv)
-    found = sorted((r for path in args.inputs for r in read_results(path)),
-                   key=lambda r: (r["scenario"], r["seed"]))
+    found = merged([r for path in args.inputs for r in read_results(path)])
     summary = summarize(found)
     print(markdown(summary))
     if args.write:
-        code = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=False).stdout.strip()
-        args.write.write_text(json.dumps({"benchmark": "bench_policies", "machine": machine(), "code": code,
+        codes = sorted({row.get("code", "?") for r in found for row in r["policies"].values()})
+        args.write.write_text(json.dumps({"benchmark": "bench_policies", "machine": machine(), "code": codes,
                                           "summary": summary, "table": markdown(summary).splitlines(),
                                           "results": found}, indent=1, sort_keys=True) + "\n")
         print(f"written to {args.write}")

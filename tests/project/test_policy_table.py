@@ -52,3 +52,32 @@ def test_a_storm_without_a_drift_signal_and_a_promotion_that_does_worse_afterwar
     seed = pt.summarize([run])["storm"]["per_seed"][8]
     assert seed == {"drift_signal_during_event": False, "gain_vs_stale_after_event": -0.1,
                     "promotions_from_event": 1}
+
+
+def test_stationary_counts_drift_retrains_apart_from_the_bootstrap_and_its_warm_up():
+    flat = {n: 5.0 for n in range(10, 31)}
+    verdicts = {day(9): "retrain: bootstrap: no champion yet",
+                day(16): "retrain: warm-up: the bootstrap model of 2025-09-09",
+                day(20): "drift: drift in 1 of the last 3 windows; a retrain needs 2",
+                day(28): "retrain: drift persisting since 2025-09-19 (2 of the last 3 windows)"}
+    quiet = {d: v for d, v in verdicts.items() if d != day(28)}
+    runs = [{"scenario": "stationary", "seed": seed, "policies": {"drift": policy(flat, [10, 17], 2, v)}}
+            for seed, v in ((7, verdicts), (8, quiet))]
+    summary = pt.summarize(runs)["stationary"]
+    assert summary["retrain_kinds_per_seed"] == {7: {"bootstrap": 1, "warm_up": 1, "drift": 1},
+                                                 8: {"bootstrap": 1, "warm_up": 1}}
+    assert summary["drift_retrains_per_seed"] == {7: 1, 8: 0}
+
+
+def test_a_rerun_policy_replaces_its_row_and_keeps_the_others():
+    flat = {n: 5.0 for n in range(10, 31)}
+    old = {"scenario": "strike", "seed": 8, "days": 30,
+           "policies": {"drift": {**policy(flat, [10], 1), "code": "a"}, "never": {**policy(flat, [10], 0),
+                                                                                   "code": "a"}}}
+    new = {"scenario": "strike", "seed": 8, "days": 30, "policies": {"drift": {**policy(flat, [10], 2),
+                                                                                "code": "b"}}}
+    other = {"scenario": "storm", "seed": 7, "days": 30, "policies": {"drift": policy(flat, [10], 0)}}
+    cells = pt.merged([old, other, new])
+    assert [(c["scenario"], c["seed"]) for c in cells] == [("storm", 7), ("strike", 8)]
+    assert {p: row["code"] for p, row in cells[1]["policies"].items()} == {"drift": "b", "never": "a"}
+    assert cells[1]["policies"]["drift"]["retrains"] == 2
