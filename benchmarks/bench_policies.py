@@ -33,7 +33,9 @@ from benchmarks.policy_table import mean
 from pipelines import schema as s
 from pipelines.config import Params, Scenario, load_params, scenario
 from pipelines.features.compute import corridor_of
+from pipelines.monitoring.cancellations import cancelled_share
 from pipelines.sources.simulator.network import build_network
+from pipelines.storage import Layout
 
 SCENARIOS = ("stationary", "construction", "strike", "storm", "timetable_change", "seasonal_trend")
 CORRIDORS = ("Rhein-Main", "Köln-Frankfurt", "Hamburg-Bremen", "Hamburg S-Bahn")
@@ -97,6 +99,9 @@ def play(name: str, seed: int, days: int, corridors: tuple[str, ...], chosen: tu
         t0 = time.perf_counter()
         params, ticks = policies.build(base, Path(tmp) / "data", name, seed, days, say)
         build_s = time.perf_counter() - t0
+        built = Layout(params, Path(tmp) / "data")   # the departures every policy shares, cancelled or not
+        calendar = [params.simulation.start_date + dt.timedelta(days=k) for k in range(days)]
+        cancelled = {d.isoformat(): cancelled_share(built, [d])["share"] for d in calendar}
         rows, wall = {}, {}
         for policy in chosen:
             t1 = time.perf_counter()
@@ -108,7 +113,7 @@ def play(name: str, seed: int, days: int, corridors: tuple[str, ...], chosen: tu
             rows[policy] = {**policy_figures(result, params.simulation.start_date, event), "code": code}
             wall[policy] = round(time.perf_counter() - t1, 1)
     return {"scenario": name, "seed": seed, "days": days, "build_s": round(build_s, 1), "replay_s": wall,
-            "policies": rows}
+            "cancelled_share": cancelled, "policies": rows}
 
 
 def run() -> dict:

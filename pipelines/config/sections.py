@@ -160,6 +160,7 @@ class Monitor:
     retry_after_days: int
     settle_post_event_days: int
     warm_up: bool
+    cancelled_share_rise: float
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,12 @@ def _other_lines(evidence: dict) -> list[str]:
     lines += [f"  values of {c} the reference never had: {_fmt(u['share'])} of rows, e.g. "
               f"{', '.join(u['examples'])} (threshold {_fmt(u.get('threshold'))})"
               for c, u in sorted(evidence.get("unseen_categories", {}).items()) if u.get("drifted")]
+    surge = evidence.get("cancellations") or {}
+    if surge.get("drifted"):
+        now, base = surge["current"], surge["reference"]
+        lines.append(f"  cancelled departures: {_fmt(now['share'])} of {now['departures']} (reference days "
+                     f"{_fmt(base['share'])} of {base['departures']}; threshold a rise of "
+                     f"{_fmt(surge['threshold'])})")
     return lines
 
 

@@ -18,6 +18,7 @@ from pipelines.config import Params
 from pipelines.datasets import close_time
 from pipelines.errors import StageError
 from pipelines.monitoring import alert as monitor_alert
+from pipelines.monitoring import cancellations
 from pipelines.monitoring import checks as mc
 from pipelines.monitoring import evidently_adapter as drift_adapter
 from pipelines.monitoring import history as monitor_history
@@ -92,6 +93,9 @@ def judge(params: Params, layout: Layout, day: dt.date, version: str | None, ref
     if ref.empty:
         raise StageError(f"monitor: the reference of champion {version} is empty; retrain or roll back")
     snapshot, checks = mc.check_window(params.monitor, ref, current)
+    surge = cancellations.cancellation_check(layout, mi.window_days(params, day),
+                                             cancellations.reference_days(ref), params.monitor)
+    checks = cancellations.with_check(checks, surge)
     decision, post = _decide(params, layout, day, checks["drifted"], history, version)
     start = decision.event_start.isoformat() if decision.event_start else None
     post_days = [d.isoformat() for d in post]

@@ -312,3 +312,44 @@ def test_an_early_promotion_gets_one_follow_up_retrain_once_the_new_regime_has_m
     assert "follow-up of the incident started 2025-09-20" in follow_up["reason"], follow_up["reason"]
     assert "trained with 2 post-event day(s); 4 have matured" in follow_up["reason"]
     assert follow_up["evidence"]["event_start"] == DAY.isoformat() and follow_up["alert"] is None
+
+
+def write_departures(layout: Layout, day: dt.date, n: int, cancelled: int) -> None:
+    """A departures partition of `n` departures, the first `cancelled` of them cancelled."""
+    import pyarrow as pa
+
+    from pipelines.storage import write_parquet
+
+    ids = [f"{day}-{i}" for i in range(n)]
+    table = pa.table({s.DEPARTURE_ID: ids, s.IS_CANCELLED: [i < cancelled for i in range(n)]})
+    write_parquet(table, layout.day_file("departures", day))
+
+
+@pytest.mark.parametrize(("cancelled_now", "rise", "surge"), [(150, 0.05, True), (60, 0.05, False),
+                                                              (150, 0.0, False)],
+                         ids=["storm: 15% against 4%", "an ordinary day: 6%", "check off"])
+def test_a_surge_of_cancelled_departures_is_drift_the_feature_rows_cannot_show(setup, cancelled_now, rise,
+                                                                              surge):
+    # the feature rows are the quiet window's: cancelled trains have none, only departures count them
+    params, root, reference = setup
+    monitor_params = dataclasses.replace(params.monitor, cancelled_share_rise=rise)
+    params = dataclasses.replace(params, monitor=monitor_params)
+    layout = Layout(params, root / f"cancelled-{cancelled_now}-{rise}")
+    write_window(layout, window_frame(DAY, ROWS, 1))
+    ref_days = sorted({d for d in reference.frame(VERSION)[s.SERVICE_DATE]})
+    assert ref_days, "the reference frame names its service dates"
+    for day in ref_days:
+        write_departures(layout, day, 1000, 40)
+    write_departures(layout, DAY, 1000, cancelled_now)
+    result = check(params, layout, DAY, reference)
+    found = result["evidence"]["cancellations"]
+    assert found["current"] == {"days": [DAY.isoformat()], "departures": 1000, "cancelled": cancelled_now,
+                                "share": cancelled_now / 1000}
+    assert found["reference"]["share"] == 0.04 and len(found["reference"]["days"]) == len(ref_days)
+    assert found["judged"] == (rise > 0) and found["drifted"] == surge
+    assert result["evidence"]["signals"]["cancellation_surge"] == surge
+    others = {k: v for k, v in result["evidence"]["signals"].items() if k != "cancellation_surge"}
+    assert not any(others.values()), others
+    assert (result["verdict"] == "drift") == surge, result["reason"]
+    if surge:
+        assert "cancelled departures: 0.150 of 1000 (reference days 0.040" in result["alert"]["body"]

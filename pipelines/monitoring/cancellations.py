@@ -1,0 +1,54 @@
+"""Cancellation surge: the share of the window's departures that were cancelled, against the reference days'.
+
+A storm or a strike cancels trains before it delays them, and a cancelled departure has no feature row
+(nothing to predict), so the feature tests see only the trains that still ran. The departures dataset
+keeps every departure with its `is_cancelled` flag: a rise of the cancelled share by more than
+`monitor.cancelled_share_rise` (absolute, e.g. 0.05 = five points) over the share on the champion's
+reference days is a drift signal (0 turns the check off).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from pipelines import schema as s
+from pipelines.config import Monitor
+from pipelines.storage import Layout, read_frame
+
+
+def cancelled_share(layout: Layout, days: list[dt.date]) -> dict:
+    """{"days", "departures", "cancelled", "share"} over the departures partitions of `days` that exist
+    (share None when there is none)."""
+    present = [d for d in sorted(set(days)) if layout.day_file("departures", d).exists()]
+    flags = [read_frame(layout.day_file("departures", d), columns=[s.IS_CANCELLED])[s.IS_CANCELLED]
+             for d in present]
+    n = sum(len(f) for f in flags)
+    k = sum(int(f.fillna(False).astype(bool).sum()) for f in flags)
+    return {"days": [d.isoformat() for d in present], "departures": n, "cancelled": k,
+            "share": round(k / n, 6) if n else None}
+
+
+def reference_days(reference: pd.DataFrame) -> list[dt.date]:
+    """The service dates the reference frame (the champion's holdout) covers."""
+    if s.SERVICE_DATE not in reference or reference.empty:
+        return []
+    return sorted({pd.Timestamp(d).date() for d in reference[s.SERVICE_DATE].dropna().unique()})
+
+
+def cancellation_check(layout: Layout, window: list[dt.date], reference: list[dt.date],
+                       monitor: Monitor) -> dict:
+    """The window's cancelled share against the reference days': rise, threshold and whether it drifted
+    (not judged when the check is off or a side has no departures)."""
+    current, base = cancelled_share(layout, window), cancelled_share(layout, reference)
+    judged = monitor.cancelled_share_rise > 0 and current["share"] is not None and base["share"] is not None
+    rise = round(current["share"] - base["share"], 6) if judged else None
+    return {"current": current, "reference": base, "rise": rise, "threshold": monitor.cancelled_share_rise,
+            "judged": judged, "drifted": bool(judged and rise > monitor.cancelled_share_rise)}
+
+
+def with_check(checks: dict, result: dict) -> dict:
+    """The window's evidence (checks.check_window) with the cancellation check as one more signal."""
+    signals = {**checks["signals"], "cancellation_surge": result["drifted"]}
+    return {**checks, "cancellations": result, "signals": signals, "drifted": any(signals.values())}
