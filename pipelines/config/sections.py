@@ -161,6 +161,7 @@ class Monitor:
     settle_post_event_days: int
     warm_up: bool
     cancelled_share_rise: float
+    cancelled_baseline_days: int
 
 
 @dataclass(frozen=True)

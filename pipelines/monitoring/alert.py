@@ -47,9 +47,10 @@ def _other_lines(evidence: dict) -> list[str]:
               for c, u in sorted(evidence.get("unseen_categories", {}).items()) if u.get("drifted")]
     surge = evidence.get("cancellations") or {}
     if surge.get("drifted"):
-        now, base = surge["current"], surge["reference"]
-        lines.append(f"  cancelled departures: {_fmt(now['share'])} of {now['departures']} (reference days "
-                     f"{_fmt(base['share'])} of {base['departures']}; threshold a rise of "
+        now, base = surge["current"], surge["baseline"]
+        lines.append(f"  cancelled departures: {_fmt(now['share'])} of {now['departures']} (the "
+                     f"{len(base['days'])} days before: {_fmt(base['share'])} of {base['departures']}; "
+                     f"threshold a rise of "
                      f"{_fmt(surge['threshold'])})")
     return lines
 

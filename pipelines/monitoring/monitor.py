@@ -93,8 +93,7 @@ def judge(params: Params, layout: Layout, day: dt.date, version: str | None, ref
     if ref.empty:
         raise StageError(f"monitor: the reference of champion {version} is empty; retrain or roll back")
     snapshot, checks = mc.check_window(params.monitor, ref, current)
-    surge = cancellations.cancellation_check(layout, mi.window_days(params, day),
-                                             cancellations.reference_days(ref), params.monitor)
+    surge = cancellations.cancellation_check(layout, mi.window_days(params, day), params.monitor)
     checks = cancellations.with_check(checks, surge)
     decision, post = _decide(params, layout, day, checks["drifted"], history, version)
     start = decision.event_start.isoformat() if decision.event_start else None
