@@ -47,15 +47,25 @@ def mean(values: list) -> float | None:
     return round(float(np.mean(kept)), 4) if kept else None
 
 
+def _kind(reason: str) -> str:
+    return next((k for k in ("bootstrap", "warm-up", "follow-up") if reason.startswith(k)), "drift")
+
+
+def _signalled(verdict: str) -> bool:
+    """Whether a verdict says the window drifted (a bootstrap or warm-up retrain does not)."""
+    if verdict.startswith("retrain: "):
+        return _kind(verdict.removeprefix("retrain: ")) in ("drift", "follow-up")
+    return verdict.startswith(("drift", "deferred"))
+
+
 def retrain_kinds(verdicts: dict[str, str]) -> dict[str, int]:
     """The drift policy's retrain verdicts by kind (bootstrap, warm_up, follow_up, drift), from their
     reasons ("retrain: warm-up: ...")."""
     out: dict[str, int] = {}
     for verdict in verdicts.values():
         if verdict.startswith("retrain: "):
-            reason = verdict.removeprefix("retrain: ")
-            kind = next((k for k in ("bootstrap", "warm-up", "follow-up") if reason.startswith(k)), "drift")
-            out[kind.replace("-", "_")] = out.get(kind.replace("-", "_"), 0) + 1
+            kind = _kind(verdict.removeprefix("retrain: ")).replace("-", "_")
+            out[kind] = out.get(kind, 0) + 1
     return out
 
 
@@ -108,7 +118,7 @@ def transient(run: dict, first: dt.date, start: int, end: int) -> dict:
     after it do worse than the stale one in the 7 days after it ended?"""
     drift, never = run["policies"]["drift"], run["policies"].get("never")
     during = [_day(first, k) for k in range(start, end + 1)]
-    signals = [d for d, v in drift.get("verdicts", {}).items() if d in during and not v.startswith("no_")]
+    signals = [d for d, v in drift.get("verdicts", {}).items() if d in during and _signalled(v)]
     out = {"drift_signal_during_event": bool(signals)}
     promoted = [t for t in drift["promotion_days"] if t > start]
     if promoted and never:

@@ -81,3 +81,13 @@ def test_a_rerun_policy_replaces_its_row_and_keeps_the_others():
     assert [(c["scenario"], c["seed"]) for c in cells] == [("storm", 7), ("strike", 8)]
     assert {p: row["code"] for p, row in cells[1]["policies"].items()} == {"drift": "b", "never": "a"}
     assert cells[1]["policies"]["drift"]["retrains"] == 2
+
+
+def test_a_strike_before_the_first_champion_is_no_drift_signal():
+    # strike: days 10-12; the bootstrap was retried on each of them (no champion to judge drift against)
+    flat = {n: 5.0 for n in range(13, 31)}
+    verdicts = {day(n): "retrain: bootstrap: no champion yet and enough closed days" for n in range(9, 13)}
+    run = {"scenario": "strike", "seed": 8, "policies": {"drift": policy(flat, [13], 1, verdicts)}}
+    assert pt.summarize([run])["strike"]["per_seed"][8]["drift_signal_during_event"] is False
+    verdicts[day(11)] = "deferred: 1 post-event day(s) with matured labels since 2025-09-10"
+    assert pt.summarize([run])["strike"]["per_seed"][8]["drift_signal_during_event"] is True
