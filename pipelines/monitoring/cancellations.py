@@ -3,7 +3,7 @@
 A storm or a strike cancels trains before it delays them, and a cancelled departure has no feature row
 (nothing to predict), so the feature tests see only the trains that still ran. The departures dataset
 keeps every departure with its `is_cancelled` flag: a rise of the window's cancelled share by more than
-`monitor.cancelled_share_rise` (absolute, 0.06 = six points) over the share of the
+`monitor.cancelled_share_rise` (absolute, 0.065 = 6.5 points) over the share of the
 `monitor.cancelled_baseline_days` days before it is a drift signal (0 turns the check off).
 
 The baseline is the recent past, not the champion's two holdout days: one day's share varies by several

@@ -325,9 +325,9 @@ def write_departures(layout: Layout, day: dt.date, n: int, cancelled: int) -> No
     write_parquet(table, layout.day_file("departures", day))
 
 
-@pytest.mark.parametrize(("cancelled_now", "rise", "surge"), [(150, 0.06, True), (90, 0.06, False),
+@pytest.mark.parametrize(("cancelled_now", "rise", "surge"), [(150, 0.065, True), (95, 0.065, False),
                                                               (150, 0.0, False)],
-                         ids=["storm: 15% against 4%", "a bad ordinary day: 9%", "check off"])
+                         ids=["storm: 15% against 4%", "a bad ordinary day: 9.5%", "check off"])
 def test_a_surge_of_cancelled_departures_is_drift_the_feature_rows_cannot_show(setup, cancelled_now, rise,
                                                                               surge):
     # the feature rows are the quiet window's: cancelled trains have none, only departures count them
