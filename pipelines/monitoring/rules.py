@@ -142,13 +142,10 @@ def decide_drift(history: list[dict], day: dt.date, drifted: bool, post_event_da
     the monitor's history. `follow_up` is (start, post-event days seen) of an incident answered by a model
     that saw fewer than settle_post_event_days; then `post_event_days` counts that incident's days when
     the window did not drift. `warm_up` (bootstrap day, its training days, days now) is due on a quiet
-    window with no drift in the persistence_n windows up to it."""
+    window."""
     if not drifted:
         quiet = Decision(NO_DRIFT, "no drift signal in this window")
-        # a warm-up waits while a recent drift may still become an incident: its retrain fills the window
-        settled = persistence(history, day, False, monitor.persistence_n) == 0
-        return _follow_up(follow_up, post_event_days, monitor) or (_warm_up(warm_up) if settled else None) \
-            or quiet
+        return _follow_up(follow_up, post_event_days, monitor) or _warm_up(warm_up) or quiet
     start = event_start(history, day, monitor.incident_quiet_windows)
     if follow_up is not None and follow_up[0] == start and (again := _follow_up(follow_up, post_event_days,
                                                                                 monitor)):

@@ -200,10 +200,3 @@ def test_a_promoted_bootstrap_is_warmed_up_once_on_a_quiet_window() -> None:
     assert (decision.verdict, decision.kind, decision.event_start) == (r.RETRAIN, r.WARM_UP, None)
     assert "trained on 7 day(s); the full window of 14 days" in decision.reason
     assert r.decide_drift(hist, D, False, 0, rules(), "1").verdict == r.NO_DRIFT
-    for ago in (1, 2):   # a drift seen in the persistence window may become an incident: the warm-up waits
-        lately = [*hist, *served((ago, True, r.DRIFT, None, "1"))]
-        waits = r.decide_drift(lately, D, False, 0, rules(persistence_n=3), "1", None, (boot, 7, 14))
-        assert waits.verdict == r.NO_DRIFT, (ago, waits.reason)
-    earlier = [*hist, *served((3, True, r.DRIFT, None, "1"))]
-    settled = r.decide_drift(earlier, D, False, 0, rules(persistence_n=3), "1", None, (boot, 7, 14))
-    assert settled.kind == r.WARM_UP, "older than the persistence window: the warm-up goes ahead"
