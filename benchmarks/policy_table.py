@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="bench results (JSON) or logs with RESULT lines; a later one's policy row "
                              "replaces an earlier one's")
     parser.add_argument("--write", type=Path, help="write results, summary and table to this JSON file")
+    parser.add_argument("--note", default="", help="with --write: how the cells were run")
     args = parser.parse_args(argv)
     found = merged([r for path in args.inputs for r in read_results(path)])
     summary = summarize(found)
@@ -215,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.write:
         codes = sorted({row.get("code", "?") for r in found for row in r["policies"].values()})
         args.write.write_text(json.dumps({"benchmark": "bench_policies", "machine": machine(), "code": codes,
+                                          "note": args.note,
                                           "summary": summary, "table": markdown(summary).splitlines(),
                                           "results": found}, indent=1, sort_keys=True) + "\n")
         print(f"written to {args.write}")
