@@ -8,7 +8,9 @@ emails; for the drift policy the label-free estimate's correlation with the real
 
 The network is cut to `CORRIDORS` (params.yaml `simulation.corridors`; it holds each scenario's scope)
 so the matrix fits on 2 cores: 4 of the 20 corridors, 6 of the 28 lines, 29 of the 64 stations, with the
-construction's corridor, the storm's region (North) and the strike's class (ICE).
+construction's corridor, the storm's region (North) and the strike's class (ICE). A timetable change also
+gets the corridors of the lines it opens and closes (Hamburg-Berlin, Hamburg-Hannover), without which it
+would only renumber trains and shift times.
 `RAILCAST_BENCH_SCENARIOS`, `RAILCAST_BENCH_SEEDS` (default 7,8,9), `RAILCAST_BENCH_DAYS` (30) and
 `RAILCAST_BENCH_CORRIDORS` (comma-separated; "all" for the whole network), `RAILCAST_BENCH_POLICIES` and
 `RAILCAST_BENCH_OVERRIDES` (JSON of dotted params keys, e.g. {"train.post_event_weight": 4}) choose what
@@ -35,6 +37,7 @@ from pipelines.config import Params, Scenario, load_params, scenario
 from pipelines.features.compute import corridor_of
 from pipelines.monitoring.cancellations import cancelled_share
 from pipelines.sources.simulator.network import build_network
+from pipelines.sources.simulator.network_data import LINES
 from pipelines.storage import Layout
 
 SCENARIOS = ("stationary", "construction", "strike", "storm", "timetable_change", "seasonal_trend")
@@ -87,10 +90,20 @@ def scope_rows(params: Params, event: Scenario) -> dict[str, list[str]] | None:
     return {s.CORRIDOR: sorted({corridor_of("|".join(route)) for route in hit["route"]})}
 
 
+def scenario_corridors(name: str, corridors: tuple[str, ...]) -> tuple[str, ...]:
+    """The corridors a scenario runs on: `corridors` (empty: all), plus for a timetable change those of the
+    lines it opens or closes (new categories for the model), which the default cut leaves out."""
+    if not corridors or name != "timetable_change":
+        return corridors
+    changed = sorted({line[3] for line in LINES if line[8] != "all"})
+    return corridors + tuple(c for c in changed if c not in corridors)
+
+
 def play(name: str, seed: int, days: int, corridors: tuple[str, ...], chosen: tuple[str, ...] = POLICIES,
          overrides: dict | None = None) -> dict:
     """One (scenario, seed): build once, replay each policy; the figures per policy."""
     base = load_params(overrides=overrides)
+    corridors = scenario_corridors(name, corridors)
     base = dataclasses.replace(base, simulation=dataclasses.replace(base.simulation, corridors=corridors))
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     code = policy_table.code_version()
@@ -113,7 +126,7 @@ def play(name: str, seed: int, days: int, corridors: tuple[str, ...], chosen: tu
             rows[policy] = {**policy_figures(result, params.simulation.start_date, event), "code": code}
             wall[policy] = round(time.perf_counter() - t1, 1)
     return {"scenario": name, "seed": seed, "days": days, "build_s": round(build_s, 1), "replay_s": wall,
-            "cancelled_share": cancelled, "policies": rows}
+            "corridors": list(corridors) or "all", "cancelled_share": cancelled, "policies": rows}
 
 
 def run() -> dict:

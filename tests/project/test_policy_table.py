@@ -91,3 +91,15 @@ def test_a_strike_before_the_first_champion_is_no_drift_signal():
     assert pt.summarize([run])["strike"]["per_seed"][8]["drift_signal_during_event"] is False
     verdicts[day(11)] = "deferred: 1 post-event day(s) with matured labels since 2025-09-10"
     assert pt.summarize([run])["strike"]["per_seed"][8]["drift_signal_during_event"] is True
+
+
+def test_the_timetable_change_runs_with_the_lines_it_opens_and_closes():
+    from benchmarks.bench_policies import CORRIDORS, scenario_corridors
+    from pipelines.sources.simulator.network import build_network
+
+    wider = scenario_corridors("timetable_change", CORRIDORS)
+    assert wider[:len(CORRIDORS)] == CORRIDORS and scenario_corridors("storm", CORRIDORS) == CORRIDORS
+    lines = build_network(7, wider).lines
+    old, new = (set(lines.loc[lines["variant"] == v, "line"]) for v in ("old", "new"))
+    assert old and new, "the cut holds lines that close and lines that open with the change"
+    assert scenario_corridors("timetable_change", ()) == (), "the whole network already holds them"
