@@ -50,8 +50,7 @@ def _other_lines(evidence: dict) -> list[str]:
         now, base = surge["current"], surge["baseline"]
         lines.append(f"  cancelled departures: {_fmt(now['share'])} of {now['departures']} (the "
                      f"{len(base['days'])} days before: {_fmt(base['share'])} of {base['departures']}; "
-                     f"threshold a rise of "
-                     f"{_fmt(surge['threshold'])})")
+                     f"threshold a rise of {_fmt(surge['threshold'])})")
     return lines
 
 

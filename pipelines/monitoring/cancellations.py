@@ -1,4 +1,4 @@
-"""Cancellation surge: the share of the window's departures that were cancelled, against the reference days'.
+"""Cancellation surge: the share of the window's departures that were cancelled, against the days before it.
 
 A storm or a strike cancels trains before it delays them, and a cancelled departure has no feature row
 (nothing to predict), so the feature tests see only the trains that still ran. The departures dataset
