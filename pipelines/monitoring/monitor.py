@@ -30,16 +30,18 @@ from pipelines.timeutil import parse_instant
 
 
 def _warm_up(params: Params, layout: Layout, day: dt.date, history: list[dict],
-             champion: str) -> tuple[dt.date, int, int] | None:
-    """(bootstrap day, its training days, days now) when the bootstrap champion's warm-up retrain is due."""
-    boot = drift_rules.bootstrap_answered(history, day, champion) if params.monitor.warm_up else None
-    if boot is None:
+             champion: str) -> tuple[dt.date, int, int, int] | None:
+    """(bootstrap day, its training days, days now, refused attempts) when a warm-up retrain of the
+    bootstrap champion is due."""
+    due = drift_rules.warm_up_due(history, day, champion, params.monitor) if params.monitor.warm_up else None
+    if due is None:
         return None
+    boot, tried = due
     then = mi.window_size(params, layout, boot)   # a bootstrap on a full window needs no warm-up
     if then >= params.train.window_days:
         return None
     now = mi.window_size(params, layout, day)
-    return (boot, then, now) if now >= params.train.window_days else None
+    return (boot, then, now, tried) if now >= params.train.window_days else None
 
 
 def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool, history: list[dict],

@@ -96,23 +96,33 @@ def answered_incident(history: list[dict], day: dt.date,
     return dt.date.fromisoformat(retrains[-1]["event_start"]), dt.date.fromisoformat(retrains[-1]["day"])
 
 
-def bootstrap_answered(history: list[dict], day: dt.date, champion: str | None) -> dt.date | None:
-    """The day of the bootstrap retrain verdict when it is the latest retrain verdict and its model was
-    promoted (a champion exists now); None otherwise."""
+def warm_up_due(history: list[dict], day: dt.date, champion: str | None,
+                monitor: Monitor) -> tuple[dt.date, int] | None:
+    """(bootstrap day, warm-up attempts so far) while the promoted bootstrap model still serves and a
+    warm-up may be asked for today: the first, or a retry of one the gate refused (a 2-day holdout can
+    prefer a partial-window model by chance), retry_after_days apart, at most max_retrain_attempts in
+    all. None once a warm-up was promoted or a drift retrain was asked for."""
     retrains = _retrains(history, day)
-    if champion is None or not retrains or retrains[-1].get("event_start") or retrains[-1].get("champion"):
+    boots = [i for i, r in enumerate(retrains) if not r.get("event_start") and not r.get("champion")]
+    if champion is None or not boots:
         return None
-    return dt.date.fromisoformat(retrains[-1]["day"])
+    attempts = retrains[boots[-1] + 1:]
+    if any(r.get("event_start") or r.get("champion") != champion for r in attempts):
+        return None
+    if attempts and _retry(attempts, day, champion, monitor):
+        return None
+    return dt.date.fromisoformat(retrains[boots[-1]]["day"]), len(attempts)
 
 
-def _warm_up(warm_up: tuple[dt.date, int, int] | None) -> Decision | None:
-    """The one retrain of a bootstrap champion trained on a partial window (`warm_up`: bootstrap day, its
-    training days, the days available now), once the full window is available."""
+def _warm_up(warm_up: tuple[dt.date, int, int, int] | None, monitor: Monitor) -> Decision | None:
+    """The retrain of a bootstrap champion trained on a partial window (`warm_up`: bootstrap day, its
+    training days, the days available now, earlier refused attempts), once the full window is available."""
     if warm_up is None:
         return None
-    boot, then, now = warm_up
+    boot, then, now, tried = warm_up
+    again = f"; attempt {tried + 1} of {monitor.max_retrain_attempts}, the earlier refused" if tried else ""
     return Decision(RETRAIN, f"warm-up: the bootstrap model of {boot} was trained on {then} day(s); "
-                             f"the full window of {now} days is available now", None, WARM_UP)
+                             f"the full window of {now} days is available now{again}", None, WARM_UP)
 
 
 def _follow_up(follow_up: tuple[dt.date, int] | None, post_event_days: int,
@@ -137,15 +147,15 @@ def decide_bootstrap(trainable: bool, why_not: str) -> Decision:
 def decide_drift(history: list[dict], day: dt.date, drifted: bool, post_event_days: int,
                  monitor: Monitor, champion: str | None = None,
                  follow_up: tuple[dt.date, int] | None = None,
-                 warm_up: tuple[dt.date, int, int] | None = None) -> Decision:
+                 warm_up: tuple[dt.date, int, int, int] | None = None) -> Decision:
     """The verdict of a window with a champion (`champion`, the version checked), from its drift flag and
     the monitor's history. `follow_up` is (start, post-event days seen) of an incident answered by a model
     that saw fewer than settle_post_event_days; then `post_event_days` counts that incident's days when
-    the window did not drift. `warm_up` (bootstrap day, its training days, days now) is due on a quiet
-    window."""
+    the window did not drift. `warm_up` (bootstrap day, its training days, days now, refused attempts)
+    is due on a quiet window."""
     if not drifted:
         quiet = Decision(NO_DRIFT, "no drift signal in this window")
-        return _follow_up(follow_up, post_event_days, monitor) or _warm_up(warm_up) or quiet
+        return _follow_up(follow_up, post_event_days, monitor) or _warm_up(warm_up, monitor) or quiet
     start = event_start(history, day, monitor.incident_quiet_windows)
     if follow_up is not None and follow_up[0] == start and (again := _follow_up(follow_up, post_event_days,
                                                                                 monitor)):

@@ -187,16 +187,24 @@ def test_an_incident_answered_early_is_retrained_once_more(name, drifted, follow
         assert decision.event_start == START
 
 
-def test_a_promoted_bootstrap_is_warmed_up_once_on_a_quiet_window() -> None:
+def test_a_promoted_bootstrap_is_warmed_up_on_a_quiet_window_and_a_refused_warm_up_is_tried_again() -> None:
     boot = D - dt.timedelta(days=7)
     hist = served((7, False, r.RETRAIN, None, None), (6, False, r.NO_DRIFT, None, "1"))
-    for record in hist:   # the bootstrap verdict was given without a champion
-        record["champion"] = None if record["verdict"] == r.RETRAIN else "1"
-    assert r.bootstrap_answered(hist, D, "1") == boot
-    assert r.bootstrap_answered(hist, D, None) is None, "not promoted (yet)"
-    later = [*hist, *served((2, False, r.RETRAIN, None, "1"))]   # the warm-up itself: a champion existed
-    assert r.bootstrap_answered(later, D, "1") is None, "once"
-    decision = r.decide_drift(hist, D, False, 0, rules(), "1", None, (boot, 7, 14))
+    monitor = rules(retry_after_days=2, max_retrain_attempts=3)
+    assert r.warm_up_due(hist, D, "1", monitor) == (boot, 0)
+    assert r.warm_up_due(hist, D, None, monitor) is None, "not promoted (yet)"
+    decision = r.decide_drift(hist, D, False, 0, monitor, "1", None, (boot, 7, 14, 0))
     assert (decision.verdict, decision.kind, decision.event_start) == (r.RETRAIN, r.WARM_UP, None)
     assert "trained on 7 day(s); the full window of 14 days" in decision.reason
-    assert r.decide_drift(hist, D, False, 0, rules(), "1").verdict == r.NO_DRIFT
+    assert "attempt" not in decision.reason
+    assert r.decide_drift(hist, D, False, 0, monitor, "1").verdict == r.NO_DRIFT
+    refused = [*hist, *served((2, False, r.RETRAIN, None, "1"))]   # a warm-up checked against champion 1
+    assert r.warm_up_due(refused, D - dt.timedelta(days=1), "1", monitor) is None, "retry_after_days"
+    assert r.warm_up_due(refused, D, "1", monitor) == (boot, 1), "refused: tried again 2 days later"
+    again = r.decide_drift(refused, D, False, 0, monitor, "1", None, (boot, 7, 14, 1))
+    assert again.verdict == r.RETRAIN and "attempt 2 of 3, the earlier refused" in again.reason
+    assert r.warm_up_due(refused, D, "2", monitor) is None, "promoted: done"
+    three = [*hist, *served(*((ago, False, r.RETRAIN, None, "1") for ago in (6, 4, 2)))]
+    assert r.warm_up_due(three, D, "1", monitor) is None, "max_retrain_attempts"
+    drift = [*hist, *served((3, True, r.RETRAIN, 3, "1"))]
+    assert r.warm_up_due(drift, D, "1", monitor) is None, "a drift retrain ends the warm-up"
