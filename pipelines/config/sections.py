@@ -162,6 +162,7 @@ class Monitor:
     warm_up: bool
     cancelled_share_rise: float
     cancelled_baseline_days: int
+    reference_days: int
 
 
 @dataclass(frozen=True)

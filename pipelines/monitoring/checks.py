@@ -142,8 +142,12 @@ def window_skill(reference: pd.DataFrame, current: pd.DataFrame, monitor: Monito
     return skill_check(of(current), of(reference), monitor)
 
 
-def check_window(m: Monitor, reference: pd.DataFrame, current: pd.DataFrame) -> tuple[object | None, dict]:
-    """Every check of one window against the reference: (Evidently snapshot, evidence without the verdict)."""
+def check_window(m: Monitor, reference: pd.DataFrame, current: pd.DataFrame,
+                 holdout: pd.DataFrame | None = None) -> tuple[object | None, dict]:
+    """Every check of one window against the reference: (Evidently snapshot, evidence without the verdict).
+    Skill and the error estimate compare with `holdout` (default: the reference), the model's own
+    out-of-sample rows."""
+    holdout = reference if holdout is None else holdout
     reference, current = with_columns(reference, m), with_columns(current, m)
     ref, cur = sample(reference, m.sample_rows, m.sample_seed), sample(current, m.sample_rows, m.sample_seed)
     has_pred = s.PREDICTION in cur and cur[s.PREDICTION].notna().any()
@@ -153,8 +157,8 @@ def check_window(m: Monitor, reference: pd.DataFrame, current: pd.DataFrame) -> 
     nulls = null_rates(reference, current, numeric + categorical, m.null_rate_threshold)
     segments = segment_drift(reference, current, m)  # cheap per-segment tests see every row: no sampling
     share = drift_share(columns, m)
-    perf = window_skill(reference, current if has_pred else current.iloc[:0], m)
-    estimate = estimated_performance(reference, current if has_pred else current.iloc[:0],
+    perf = window_skill(holdout, current if has_pred else current.iloc[:0], m)
+    estimate = estimated_performance(holdout, current if has_pred else current.iloc[:0],
                                      m.estimated_mae_ratio_threshold)
     signals = {"data_drift": share["drifted"], "prediction_drift": bool(prediction and prediction["drifted"]),
                "segment_drift": any(r["drifted"] for r in segments),
@@ -162,7 +166,8 @@ def check_window(m: Monitor, reference: pd.DataFrame, current: pd.DataFrame) -> 
                "estimated_mae_rise": estimate["raised"]}
     unseen = unseen_categories(reference, current, categorical)
     signals["unseen_categories"] = any(u["share"] > m.unseen_share_threshold for u in unseen.values())
-    evidence = {"rows": {"reference": len(reference), "current": len(current), "reference_sampled": len(ref),
+    evidence = {"rows": {"reference": len(reference), "holdout": len(holdout), "current": len(current),
+                         "reference_sampled": len(ref),
                          "current_sampled": len(cur), "sample_rows": m.sample_rows,
                          "sample_seed": m.sample_seed},
                 "features": columns, "drift_share": share, "prediction": prediction,

@@ -13,6 +13,7 @@ from pipelines.config import Params
 from pipelines.datasets import FEATURES_GATE, close_time, gate_refusal, quarantined
 from pipelines.errors import StageError
 from pipelines.modeling import train_data as td
+from pipelines.modeling.model import DelayModel
 from pipelines.modeling.training_rows import known_labels
 from pipelines.storage import Layout, read_frame
 
@@ -28,6 +29,9 @@ class Reference(Protocol):
 
     def run_id(self, version: str) -> str | None:
         """The MLflow run of a version, where monitoring results are logged (None: do not log)."""
+
+    def model(self, version: str) -> DelayModel | None:
+        """The version's model, to score the training days added to its reference (None: holdout only)."""
 
 
 class RegistryReference:
@@ -58,6 +62,11 @@ class RegistryReference:
 
         return tracking.version_info(self.layout, version)["run_id"]
 
+    def model(self, version: str) -> DelayModel | None:
+        from pipelines.registry import integrity
+
+        return integrity.load_version(self.layout, version)
+
 
 class FileReference:
     """A reference frame in a Parquet file, champion from `since` on (tests, offline analysis)."""
@@ -72,6 +81,9 @@ class FileReference:
         return read_frame(self.path)
 
     def run_id(self, version: str) -> str | None:
+        return None
+
+    def model(self, version: str) -> DelayModel | None:
         return None
 
 
@@ -113,6 +125,28 @@ def read_window(params: Params, layout: Layout, days: list[dt.date], version: st
     features = features.sort_values(s.DEPARTURE_ID, kind="mergesort").reset_index(drop=True)
     features.attrs["refused_days"] = refused
     return features
+
+
+def drift_reference(params: Params, layout: Layout, reference: Reference,
+                    version: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(drift reference, holdout) of the champion: its holdout frame, and for the drift tests that frame
+    with the last training days before it, up to monitor.reference_days service dates in all, scored by
+    the champion now (a two-day holdout of calm days makes an ordinary heavy day look like drift). Skill
+    and the error estimate stay on the holdout alone: in-sample errors are not the model's."""
+    holdout = reference.frame(version)
+    if holdout.empty or s.SERVICE_DATE not in holdout:
+        return holdout, holdout
+    dates = sorted(pd.to_datetime(holdout[s.SERVICE_DATE].astype(str)).dt.date.unique())
+    extra = params.monitor.reference_days - len(dates)
+    model = reference.model(version) if extra > 0 else None
+    if model is None:
+        return holdout, holdout
+    days = [dates[0] - dt.timedelta(days=i) for i in range(extra, 0, -1)]
+    train = read_window(params, layout, days, None)
+    if train.empty:
+        return holdout, holdout
+    train = train.reindex(columns=holdout.columns).assign(**{s.PREDICTION: model.predict(train)})
+    return pd.concat([train, holdout], ignore_index=True), holdout
 
 
 def bootstrap_ready(params: Params, layout: Layout, day: dt.date) -> tuple[bool, str]:

@@ -91,10 +91,10 @@ def judge(params: Params, layout: Layout, day: dt.date, version: str | None, ref
         return (drift_rules.Decision(drift_rules.EMPTY_WINDOW, "no feature rows in the window"), None,
                 {"kind": "empty_window", "drifted": None, "incident_key": f"empty_window|{day}",
                  "features_dir": str(layout.dataset("features")), **refused})
-    ref = reference.frame(version)
-    if ref.empty:
+    ref, holdout = mi.drift_reference(params, layout, reference, version)
+    if holdout.empty:
         raise StageError(f"monitor: the reference of champion {version} is empty; retrain or roll back")
-    snapshot, checks = mc.check_window(params.monitor, ref, current)
+    snapshot, checks = mc.check_window(params.monitor, ref, current, holdout)
     surge = cancellations.cancellation_check(layout, mi.window_days(params, day), params.monitor)
     checks = cancellations.with_check(checks, surge)
     decision, post = _decide(params, layout, day, checks["drifted"], history, version)
