@@ -1,4 +1,5 @@
-"""The monitor's emails as plain data ({subject, body, attachments, incident_key}) built from its evidence.
+"""The monitor's emails as plain data ({subject, body, attachments, incident_key}) built from its evidence,
+and which checked day sends one (`alert_for`).
 
 The monitor words its alert once (`alert_from_evidence`, returned as the run's "alert"); the runtime's
 outbox only wraps that message (`runtime.alerts.monitor_alert`) and keys it by the incident, so one
@@ -6,6 +7,8 @@ incident is one email however often its verdict repeats.
 """
 
 from __future__ import annotations
+
+from pipelines.monitoring import rules
 
 TOP = 8  # features and segments listed in an email
 
@@ -117,11 +120,45 @@ def bootstrap_message(evidence: dict) -> dict:
             "attachments": [], "incident_key": evidence.get("incident_key")}
 
 
+def surge_message(evidence: dict) -> dict:
+    """The alert of a cancellation surge before any champion exists: nothing to judge or retrain yet."""
+    bootstrap = "A bootstrap training run was requested" if evidence.get("verdict") == "retrain" else \
+        "No bootstrap training yet"
+    body = [f"Cancellation surge since {evidence.get('event_start')} (checked service date "
+            f"{evidence.get('day')}); no champion model exists yet.", "", "Other signals:",
+            *_other_lines({"cancellations": evidence.get("cancellations")})[1:], "",
+            f"{bootstrap} ({evidence.get('reason')}); its holdout may hold the disrupted days, and the gate "
+            f"decides on promotion. This incident sends no further drift email.",
+            f"Decision record: {evidence.get('record')}"]
+    return {"subject": f"drift since {evidence.get('event_start')}: cancellation surge, no champion yet",
+            "body": "\n".join(body) + "\n", "attachments": [], "incident_key": evidence.get("incident_key")}
+
+
 def alert_from_evidence(evidence: dict) -> dict:
-    """The message matching a verdict's evidence (drift, empty window or bootstrap)."""
+    """The message matching a verdict's evidence (drift, empty window, bootstrap, a surge before it)."""
     kind = evidence.get("kind")
     if kind == "empty_window":
         return empty_window_message(evidence)
     if kind == "bootstrap":
-        return bootstrap_message(evidence)
+        return surge_message(evidence) if evidence.get("drifted") else bootstrap_message(evidence)
     return drift_message(evidence)
+
+
+def alert_for(evidence: dict, history: list[dict]) -> dict | None:
+    """The monitor's email for a checked day (None: none), once per incident: the first drift verdict of an
+    incident (the day the drift is seen, before persistence allows a retrain), or the bootstrap /
+    empty-window alert. `history` is the monitor's records of earlier days (which were alerted)."""
+    verdict, key = evidence["verdict"], evidence.get("incident_key")
+    told = any(r.get("alerted") and r.get("incident_key") == key for r in history)
+    if evidence["kind"] == "bootstrap" and evidence["drifted"]:   # a surge before the first champion
+        if not told:
+            return alert_from_evidence(evidence)
+        key = f"bootstrap|{evidence['day']}"
+        return bootstrap_message({**evidence, "incident_key": key}) \
+            if verdict == rules.RETRAIN else None
+    if verdict in (rules.EMPTY_WINDOW, rules.RETRAIN) and evidence["kind"] not in (
+            "drift", rules.WARM_UP):   # a warm-up is told by its promotion decision
+        return alert_from_evidence(evidence)
+    if verdict in (rules.DRIFT, rules.DEFERRED, rules.RETRAIN) and key and not told:
+        return alert_from_evidence(evidence)
+    return None

@@ -38,10 +38,12 @@ def baseline_days(window: list[dt.date], n: int) -> list[dt.date]:
 
 def cancellation_check(layout: Layout, window: list[dt.date], monitor: Monitor) -> dict:
     """The window's cancelled share against the baseline days': rise, threshold and whether it drifted
-    (not judged when the check is off or a side has no departures)."""
+    (not judged when the check is off, the window has no departures or the baseline fewer than half its
+    days: the first days of a deployment)."""
     base = cancelled_share(layout, baseline_days(window, monitor.cancelled_baseline_days))
     current = cancelled_share(layout, window)
-    judged = monitor.cancelled_share_rise > 0 and current["share"] is not None and base["share"] is not None
+    enough = len(base["days"]) >= max(1, monitor.cancelled_baseline_days // 2)
+    judged = monitor.cancelled_share_rise > 0 and current["share"] is not None and enough
     rise = round(current["share"] - base["share"], 6) if judged else None
     return {"current": current, "baseline": base, "rise": rise, "threshold": monitor.cancelled_share_rise,
             "judged": judged, "drifted": bool(judged and rise > monitor.cancelled_share_rise)}

@@ -64,27 +64,29 @@ def _decide(params: Params, layout: Layout, day: dt.date, drifted: bool, history
     return decision, post
 
 
-def _alert(evidence: dict, history: list[dict]) -> dict | None:
-    """The verdict's email, once per incident: the first drift verdict of an incident (the day the drift is
-    seen, before persistence allows a retrain), or the bootstrap / empty-window alert."""
-    verdict, key = evidence["verdict"], evidence.get("incident_key")
-    if verdict in (drift_rules.EMPTY_WINDOW, drift_rules.RETRAIN) and evidence["kind"] not in (
-            "drift", drift_rules.WARM_UP):   # a warm-up is told by its promotion decision
-        return monitor_alert.alert_from_evidence(evidence)
-    if verdict in (drift_rules.DRIFT, drift_rules.DEFERRED, drift_rules.RETRAIN) and key:
-        if not any(r.get("alerted") and r.get("incident_key") == key for r in history):
-            return monitor_alert.alert_from_evidence(evidence)
-    return None
+def _without_champion(params: Params, layout: Layout, day: dt.date,
+                      history: list[dict]) -> tuple[drift_rules.Decision, None, dict]:
+    """No champion: bootstrap once there is enough data. The cancellation check needs no model, so a
+    strike or storm before the first champion is still a drift incident (one email), not silence."""
+    ready, why = mi.bootstrap_ready(params, layout, day)
+    decision = drift_rules.decide_bootstrap(ready, why)
+    surge = cancellations.cancellation_check(layout, mi.window_days(params, day), params.monitor)
+    if not surge["drifted"]:
+        return decision, None, {"kind": "bootstrap", "drifted": False, "cancellations": surge,
+                                "incident_key": f"bootstrap|{day}" if ready else None}
+    start = drift_rules.event_start(history, day, params.monitor.incident_quiet_windows)
+    decision = dataclasses.replace(decision, event_start=start,
+                                   reason=f"{decision.reason}; cancellation surge since {start}")
+    return decision, None, {"kind": "bootstrap", "drifted": True, "cancellations": surge,
+                            "signals": {"cancellation_surge": True}, "event_start": start.isoformat(),
+                            "incident_key": f"drift|{start}"}
 
 
 def judge(params: Params, layout: Layout, day: dt.date, version: str | None, reference: mi.Reference,
           history: list[dict]) -> tuple[drift_rules.Decision, object | None, dict]:
     """(decision, Evidently snapshot or None, evidence) of one window: bootstrap, empty window or drift."""
     if version is None:
-        ready, why = mi.bootstrap_ready(params, layout, day)
-        return (drift_rules.decide_bootstrap(ready, why), None,
-                {"kind": "bootstrap", "drifted": False,
-                 "incident_key": f"bootstrap|{day}" if ready else None})
+        return _without_champion(params, layout, day, history)
     current = mi.read_window(params, layout, mi.window_days(params, day), version)
     refused = {"refused_days": current.attrs["refused_days"]}   # batches the features gate failed
     if current.empty:
@@ -137,7 +139,7 @@ def run(params: Params, layout: Layout, day: dt.date, reference: mi.Reference | 
     if snapshot is not None:
         evidence["report"] = str(drift_adapter.save_html(snapshot, folder / "report.html"))
     evidence = json.loads(json.dumps(evidence, sort_keys=True, default=str))
-    alert = _alert(evidence, history)
+    alert = monitor_alert.alert_for(evidence, history)
     if alert is not None and deliver is not None:
         deliver(alert)
     _write(params, layout, day, evidence, alert)

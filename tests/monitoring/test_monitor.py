@@ -355,3 +355,31 @@ def test_a_surge_of_cancelled_departures_is_drift_the_feature_rows_cannot_show(s
     if surge:
         line = "cancelled departures: 0.150 of 1000 (the 14 days before: 0.040 of 14000"
         assert line in result["alert"]["body"], result["alert"]["body"]
+
+
+def test_a_surge_before_the_first_champion_is_one_drift_incident_and_one_email(setup):
+    """Before, the monitor checked nothing without a champion: a strike in the first days of a deployment
+    sent no email. The cancellation check needs no model; the bootstrap rule is unchanged."""
+    params, root, _ = setup
+    layout = Layout(params, root / "surge-without-champion")
+    nobody = FileReference(root / "reference.parquet", VERSION, since=DAY + dt.timedelta(days=30))
+    baseline = params.monitor.cancelled_baseline_days
+    start = DAY - dt.timedelta(days=baseline // 2)
+    for k in range(baseline // 2):   # half the baseline days exist: judged (the deployment's first week)
+        write_departures(layout, start + dt.timedelta(days=k), 1000, 40)
+    early = check(params, layout, start + dt.timedelta(days=1), nobody)   # one baseline day: not judged
+    assert not early["evidence"]["cancellations"]["judged"] and early["alert"] is None
+    results = []
+    for day, cancelled in zip(days(3), (300, 250, 40), strict=True):
+        write_departures(layout, day, 1000, cancelled)
+        results.append(check(params, layout, day, nobody))
+    assert [r["verdict"] for r in results] == ["no_champion"] * 3, [r["reason"] for r in results]
+    assert [r["evidence"]["drifted"] for r in results] == [True, True, False]
+    assert results[0]["evidence"]["incident_key"] == results[1]["evidence"]["incident_key"] == f"drift|{DAY}"
+    assert f"cancellation surge since {DAY}" in results[1]["reason"]
+    first = results[0]["alert"]
+    assert first["subject"] == f"drift since {DAY}: cancellation surge, no champion yet"
+    assert "cancelled departures: 0.300 of 1000 (the 7 days before: 0.040 of 7000" in first["body"], first
+    assert results[1]["alert"] is None and results[2]["alert"] is None, "one email per incident"
+    recorded = monitor_history.days_before(layout, DAY + dt.timedelta(days=3))
+    assert [r["drifted"] for r in recorded if r["day"] >= DAY.isoformat()] == [True, True, False]
