@@ -158,5 +158,5 @@ def verdicts(params: Params, layout: Layout) -> dict[str, str]:
         day = params.simulation.start_date + dt.timedelta(days=k)
         record = monitor.read_decision(params, layout, day)
         if record.get("verdict"):
-            out[day.isoformat()] = f"{record['verdict']}: {record.get('reason', '')}"[:160]
+            out[day.isoformat()] = f"{record['verdict']}: {record.get('reason', '')}"[:320]
     return out

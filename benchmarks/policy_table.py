@@ -52,7 +52,10 @@ def _kind(reason: str) -> str:
 
 
 def _signalled(verdict: str) -> bool:
-    """Whether a verdict says the window drifted (a bootstrap or warm-up retrain does not)."""
+    """Whether a verdict says the window drifted (a bootstrap or warm-up retrain does not, unless it names
+    a cancellation surge: the one check that runs before the first champion)."""
+    if "cancellation surge since" in verdict:
+        return True
     if verdict.startswith("retrain: "):
         return _kind(verdict.removeprefix("retrain: ")) in ("drift", "follow-up")
     return verdict.startswith(("drift", "deferred"))

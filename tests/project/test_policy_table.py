@@ -83,7 +83,7 @@ def test_a_rerun_policy_replaces_its_row_and_keeps_the_others():
     assert cells[1]["policies"]["drift"]["retrains"] == 2
 
 
-def test_a_strike_before_the_first_champion_is_no_drift_signal():
+def test_a_bootstrap_during_a_strike_is_no_drift_signal_unless_it_names_the_cancellation_surge():
     # strike: days 10-12; the bootstrap was retried on each of them (no champion to judge drift against)
     flat = {n: 5.0 for n in range(13, 31)}
     verdicts = {day(n): "retrain: bootstrap: no champion yet and enough closed days" for n in range(9, 13)}
@@ -91,6 +91,10 @@ def test_a_strike_before_the_first_champion_is_no_drift_signal():
     assert pt.summarize([run])["strike"]["per_seed"][8]["drift_signal_during_event"] is False
     verdicts[day(11)] = "deferred: 1 post-event day(s) with matured labels since 2025-09-10"
     assert pt.summarize([run])["strike"]["per_seed"][8]["drift_signal_during_event"] is True
+    verdicts[day(11)] = ("retrain: bootstrap: no champion yet and enough closed days; "
+                         "cancellation surge since 2025-09-10")   # the check that needs no champion
+    assert pt.summarize([run])["strike"]["per_seed"][8]["drift_signal_during_event"] is True
+    assert pt.retrain_kinds(verdicts) == {"bootstrap": 4}, "still a bootstrap retrain, not a drift one"
 
 
 def test_the_timetable_change_runs_with_the_lines_it_opens_and_closes():
