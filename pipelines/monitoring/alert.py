@@ -124,13 +124,13 @@ def surge_message(evidence: dict) -> dict:
     """The alert of a cancellation surge before any champion exists: nothing to judge or retrain yet."""
     bootstrap = "A bootstrap training run was requested" if evidence.get("verdict") == "retrain" else \
         "No bootstrap training yet"
-    body = [f"Cancellation surge since {evidence.get('event_start')} (checked service date "
+    body = [f"Cancellation surge since {evidence.get('incident_start')} (checked service date "
             f"{evidence.get('day')}); no champion model exists yet.", "", "Other signals:",
             *_other_lines({"cancellations": evidence.get("cancellations")})[1:], "",
             f"{bootstrap} ({evidence.get('reason')}); its holdout may hold the disrupted days, and the gate "
             f"decides on promotion. This incident sends no further drift email.",
             f"Decision record: {evidence.get('record')}"]
-    return {"subject": f"drift since {evidence.get('event_start')}: cancellation surge, no champion yet",
+    return {"subject": f"drift since {evidence.get('incident_start')}: cancellation surge, no champion yet",
             "body": "\n".join(body) + "\n", "attachments": [], "incident_key": evidence.get("incident_key")}
 
 

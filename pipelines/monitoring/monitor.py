@@ -75,10 +75,10 @@ def _without_champion(params: Params, layout: Layout, day: dt.date,
         return decision, None, {"kind": "bootstrap", "drifted": False, "cancellations": surge,
                                 "incident_key": f"bootstrap|{day}" if ready else None}
     start = drift_rules.event_start(history, day, params.monitor.incident_quiet_windows)
-    decision = dataclasses.replace(decision, event_start=start,
-                                   reason=f"{decision.reason}; cancellation surge since {start}")
+    # no event_start on the verdict: a bootstrap is no incident's retrain (the rules tell them apart by it)
+    decision = dataclasses.replace(decision, reason=f"{decision.reason}; cancellation surge since {start}")
     return decision, None, {"kind": "bootstrap", "drifted": True, "cancellations": surge,
-                            "signals": {"cancellation_surge": True}, "event_start": start.isoformat(),
+                            "signals": {"cancellation_surge": True}, "incident_start": start.isoformat(),
                             "incident_key": f"drift|{start}"}
 
 
