@@ -48,13 +48,18 @@ def _other_lines(evidence: dict) -> list[str]:
     lines += [f"  values of {c} the reference never had: {_fmt(u['share'])} of rows, e.g. "
               f"{', '.join(u['examples'])} (threshold {_fmt(u.get('threshold'))})"
               for c, u in sorted(evidence.get("unseen_categories", {}).items()) if u.get("drifted")]
+    return lines + _surge_lines(evidence)
+
+
+def _surge_lines(evidence: dict) -> list[str]:
+    """The cancellation check's line when it drifted (else none)."""
     surge = evidence.get("cancellations") or {}
-    if surge.get("drifted"):
-        now, base = surge["current"], surge["baseline"]
-        lines.append(f"  cancelled departures: {_fmt(now['share'])} of {now['departures']} (the "
-                     f"{len(base['days'])} days before: {_fmt(base['share'])} of {base['departures']}; "
-                     f"threshold a rise of {_fmt(surge['threshold'])})")
-    return lines
+    if not surge.get("drifted"):
+        return []
+    now, base = surge["current"], surge["baseline"]
+    return [f"  cancelled departures: {_fmt(now['share'])} of {now['departures']} (the "
+            f"{len(base['days'])} days before: {_fmt(base['share'])} of {base['departures']}; "
+            f"threshold a rise of {_fmt(surge['threshold'])})"]
 
 
 def _skill_line(evidence: dict) -> str:
@@ -126,7 +131,7 @@ def surge_message(evidence: dict) -> dict:
         "No bootstrap training yet"
     body = [f"Cancellation surge since {evidence.get('incident_start')} (checked service date "
             f"{evidence.get('day')}); no champion model exists yet.", "", "Other signals:",
-            *_other_lines({"cancellations": evidence.get("cancellations")})[1:], "",
+            *_surge_lines(evidence), "",
             f"{bootstrap} ({evidence.get('reason')}); its holdout may hold the disrupted days, and the gate "
             f"decides on promotion. This incident sends no further drift email.",
             f"Decision record: {evidence.get('record')}"]
@@ -153,9 +158,9 @@ def alert_for(evidence: dict, history: list[dict]) -> dict | None:
     if evidence["kind"] == "bootstrap" and evidence["drifted"]:   # a surge before the first champion
         if not told:
             return alert_from_evidence(evidence)
-        key = f"bootstrap|{evidence['day']}"
-        return bootstrap_message({**evidence, "incident_key": key}) \
-            if verdict == rules.RETRAIN else None
+        if verdict != rules.RETRAIN:
+            return None
+        return bootstrap_message({**evidence, "incident_key": f"bootstrap|{evidence['day']}"})
     if verdict in (rules.EMPTY_WINDOW, rules.RETRAIN) and evidence["kind"] not in (
             "drift", rules.WARM_UP):   # a warm-up is told by its promotion decision
         return alert_from_evidence(evidence)
