@@ -119,13 +119,14 @@ def test_summary_table_plot_and_html(tmp_path: Path, params) -> None:
 
 
 def small_params(root: Path) -> Path:
-    """Small training, the event on day 4, short cooldown: the loop closes within 6 simulated days."""
+    """Small training, the event on day 4, short cooldown and persistence: the loop closes within 6
+    simulated days."""
     raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     raw["train"].update({"window_days": 4, "min_days": 2, "holdout_days": 1, "num_boost_round": 60,
                          "early_stopping_rounds": 10})
     raw["train"]["lgb_params"]["num_threads"] = 1
     raw["gate"]["bootstrap_samples"] = 200
-    raw["monitor"].update({"cooldown_days": 1, "min_post_event_days": 1})
+    raw["monitor"].update({"cooldown_days": 1, "min_post_event_days": 1, "persistence_k": 2})
     raw["simulation"]["scenarios"]["construction"]["start_day"] = 4
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
