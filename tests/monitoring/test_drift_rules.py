@@ -87,6 +87,19 @@ def test_decide_drift(name, hist, drifted, post, overrides, verdict, start) -> N
     assert decision.event_start == expected
 
 
+def test_the_default_persistence_retrains_a_shift_not_a_few_heavy_days() -> None:
+    """params.yaml's own rule (chosen on the policy benchmark): a stationary run's two heavy-delay days,
+    a quiet day and a skill-drop day (seed 8's days 25-28) ask for no retrain; three drifted days in a
+    row, as a construction gives from its first day, do."""
+    default = load_params().monitor
+    heavy = history((3, True, r.DRIFT, 3), (2, True, r.DRIFT, 3), (1, False, r.NO_DRIFT, None))
+    decision = r.decide_drift(heavy, D, True, 4, default)
+    assert decision.verdict == r.DRIFT and "a retrain needs 3" in decision.reason, decision.reason
+    shift = history((3, False, r.NO_DRIFT, None), (2, True, r.DRIFT, 2), (1, True, r.DRIFT, 2))
+    decision = r.decide_drift(shift, D, True, default.min_post_event_days, default)
+    assert decision.verdict == r.RETRAIN and decision.event_start == D - dt.timedelta(days=2), decision.reason
+
+
 def test_deferral_reason_names_the_event_start_and_the_wait() -> None:
     decision = r.decide_drift(history((1, True, r.DEFERRED, 1)), D, True, 1, rules(min_post_event_days=3))
     assert str(D - dt.timedelta(days=1)) in decision.reason and "waits for 3" in decision.reason
